@@ -172,9 +172,7 @@ _STATE_STEPS: Mapping[str, frozenset[str]] = {
     ),
     REVIEW_HELD: frozenset({"review_decision", "phase_transfer"}),
     AMENDING: frozenset({"amendments_proposed", "phase_transfer"}),
-    AMENDMENTS_PROPOSED: frozenset(
-        {"school_consulted", "amended_plan_issued", "phase_transfer"}
-    ),
+    AMENDMENTS_PROPOSED: frozenset({"school_consulted", "amended_plan_issued", "phase_transfer"}),
     REASSESSMENT_REQUESTED: frozenset({"reassessment_decided", "phase_transfer"}),
     REFUSED: frozenset({"tribunal_order"}),
     NOT_ISSUING: frozenset({"tribunal_order"}),
