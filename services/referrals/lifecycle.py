@@ -34,6 +34,34 @@ Terminal (accept nothing at all):
 A plan is "in place" in ``plan_maintained``, ``review_held``, ``amending``,
 ``amendments_proposed`` and ``reassessment_requested``; phase transfers are recorded only there.
 
+Transitions (besides the steps every open state accepts, below)
+---------------------------------------------------------------
+request_received        decision_to_assess: assess -> assessing, refuse -> refused
+assessing               advice_requested (stays); decision_not_to_issue -> not_issuing;
+                        draft_plan_issued -> draft_plan_issued
+draft_plan_issued       school_consulted (stays); final_plan_issued -> plan_maintained
+plan_maintained         review_meeting_held -> review_held; phase_transfer (stays);
+                        reassessment_requested -> reassessment_requested;
+                        tribunal_order: assess -> assessing,
+                        amend_plan | change_school -> amendments_proposed
+review_held             review_decision: maintain -> plan_maintained, amend -> amending,
+                        cease -> ceased; phase_transfer (stays)
+amending                amendments_proposed -> amendments_proposed; phase_transfer (stays)
+amendments_proposed     school_consulted (stays); amended_plan_issued -> plan_maintained;
+                        phase_transfer (stays)
+reassessment_requested  reassessment_decided: reassess -> assessing,
+                        refuse -> plan_maintained; phase_transfer (stays)
+refused                 tribunal_order: assess -> assessing
+not_issuing             tribunal_order: make_plan -> assessing
+ceased                  tribunal_order: continue_plan -> plan_maintained
+withdrawn, transferred_out: nothing
+
+Every open state also accepts exception_started, withdrawn -> withdrawn,
+transferred_out -> transferred_out, transferred_in (stays), and, while pending,
+advice_received, school_response_received and exception_ended (all stay).
+final_plan_issued and amended_plan_issued take an optional ``school_urn``: the school named
+in the plan, which becomes the case's school.
+
 Transfers between LAs
 ---------------------
 Each LA keeps its own case (tenancy is by LA). ``transferred_out`` closes the old LA's case;
