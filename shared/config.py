@@ -1,0 +1,82 @@
+"""The one configuration loader: environment variables with defaults for a local run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+DEFAULT_PORTS = {"gateway": 8000, "referrals": 9101, "deadlines": 9102, "notifications": 9103}
+METRICS_PORTS = {"gateway": 9100, "referrals": 9101, "deadlines": 9102, "notifications": 9103}
+
+
+@dataclass(frozen=True)
+class Config:
+    service: str
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ehcp"
+    metrics_port: int = 0
+    gateway_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"
+    jwt_issuer: str = "ehcp-tracker"
+    jwt_audience: str = "ehcp-tracker"
+    rpc_timeout: float = 5.0
+    retry_delays_ms: tuple[int, ...] = (200, 1000, 5000)
+    relay_poll_seconds: float = 0.2
+    relay_batch: int = 500
+    sweep_seconds: float = 5.0
+    db_pool_size: int = 10
+    max_workers: int = 10
+    now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    def nameko(self) -> dict:
+        """The container config nameko expects."""
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "parent_calls_tracked": 10,
+            "WEB_SERVER_ADDRESS": f"0.0.0.0:{self.gateway_port}",
+            "SERIALIZER": "json",
+        }
+
+
+def _int_tuple(raw: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in raw.split(",") if p.strip())
+
+
+def load_config(service: str, env: dict | None = None) -> Config:
+    env = os.environ if env is None else env
+    prefix = service.upper()
+    return Config(
+        service=service,
+        amqp_uri=env.get("AMQP_URI", Config.amqp_uri),
+        database_url=env.get("DATABASE_URL", Config.database_url),
+        metrics_port=int(env.get(f"{prefix}_METRICS_PORT", METRICS_PORTS.get(service, 0))),
+        gateway_port=int(env.get("GATEWAY_PORT", Config.gateway_port)),
+        public_url=env.get("PUBLIC_URL", f"http://127.0.0.1:{env.get('GATEWAY_PORT', 8000)}"),
+        jwt_secret=env.get("JWT_SECRET", Config.jwt_secret),
+        rpc_timeout=float(env.get("RPC_TIMEOUT", Config.rpc_timeout)),
+        retry_delays_ms=_int_tuple(env.get("RETRY_DELAYS_MS", "200,1000,5000")),
+        relay_poll_seconds=float(env.get("RELAY_POLL_SECONDS", Config.relay_poll_seconds)),
+        relay_batch=int(env.get("RELAY_BATCH", Config.relay_batch)),
+        sweep_seconds=float(env.get("SWEEP_SECONDS", Config.sweep_seconds)),
+        db_pool_size=int(env.get("DB_POOL_SIZE", Config.db_pool_size)),
+        max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
+        now=env.get("NOW") or None,
+        log_level=env.get("LOG_LEVEL", "INFO"),
+    )
+
+
+def now(cfg: Config) -> datetime:
+    """The service's clock: real time, unless NOW pins it (tests, demo)."""
+    if cfg.now:
+        pinned = datetime.fromisoformat(cfg.now)
+        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def today(cfg: Config) -> date:
+    return now(cfg).date()

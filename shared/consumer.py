@@ -1,0 +1,182 @@
+"""The event consumer entrypoint every service uses instead of nameko's event_handler.
+
+nameko acknowledges and drops an event whose handler raises. Here a message is:
+- checked against the envelope and the catalogue; a bad one is dead-lettered at once
+  with the reason (retrying cannot fix it), and the consumer carries on;
+- handed to the service method; if that raises, republished to a delay queue with
+  backoff, up to the configured number of tries, then dead-lettered with the error;
+- acknowledged only after the retry or dead-letter copy was confirmed by the broker,
+  so a crash in between means a redelivery (the inbox makes that harmless), never a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import UTC, datetime
+from functools import partial
+
+from nameko.amqp.publish import Publisher
+from nameko.containers import ContainerBeingKilled
+from nameko.messaging import Consumer, QueueConsumer
+
+from shared.events import InvalidEvent, parse_event
+from shared.metrics import (
+    EVENT_LAG_SECONDS,
+    HANDLER_SECONDS,
+    MESSAGES_CONSUMED,
+    MESSAGES_DEAD_LETTERED,
+    MESSAGES_DUPLICATE,
+    MESSAGES_FAILED,
+    MESSAGES_PROCESSED,
+    MESSAGES_RETRIED,
+)
+from shared.topology import (
+    DEAD_LETTERS,
+    RETRY_LEVELS,
+    consumer_queue,
+    queue_name,
+    retry_queue_name,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SafeQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but a body that cannot be decoded is dead-lettered
+    instead of crashing the consumer loop."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(provider.handle_undecodable)
+        return consumers
+
+
+class EventConsumer(Consumer):
+    queue_consumer = SafeQueueConsumer()
+
+    def __init__(self, consumer: str, **kwargs):
+        self.consumer = consumer
+        super().__init__(queue=consumer_queue(consumer), **kwargs)
+
+    def setup(self):
+        cfg = self.container.config["EHCP"]
+        self.service = cfg.service
+        self.delays_ms = cfg.retry_delays_ms[:RETRY_LEVELS]
+        self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
+        super().setup()
+
+    # incoming --------------------------------------------------------------
+    def handle_message(self, body, message):
+        event_type = message.headers.get("x-event-type") or message.delivery_info.get(
+            "routing_key", "?")
+        MESSAGES_CONSUMED.labels(self.service, self.consumer, event_type).inc()
+        try:
+            event = parse_event(body)
+        except InvalidEvent as exc:
+            self.safe_dead_letter(message, f"invalid event: {exc}", "invalid")
+            return
+        EVENT_LAG_SECONDS.labels(self.service, self.consumer).observe(
+            max(0.0, (datetime.now(UTC) - event["occurred_at"]).total_seconds()))
+        started = time.perf_counter()
+        handle_result = partial(self.handle_result, message, event, started)
+        try:
+            self.container.spawn_worker(self, (event,), {}, context_data={},
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_undecodable(self, message, exc):
+        self.safe_dead_letter(message, f"undecodable body: {exc}", "undecodable")
+
+    def safe_dead_letter(self, message, reason: str, kind: str) -> None:
+        try:
+            self.dead_letter(message, reason, kind)
+        except Exception:  # broker trouble: leave it to be redelivered, never drop it
+            log.exception("could not dead-letter; requeueing", extra={"queue": self.consumer})
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, event, started, worker_ctx, result=None, exc_info=None):
+        HANDLER_SECONDS.labels(self.service, self.consumer, event["type"]).observe(
+            time.perf_counter() - started)
+        extra = {"event_id": event["id"], "event_type": event["type"],
+                 "correlation_id": event["correlation_id"], "queue": self.consumer}
+        if exc_info is None:
+            MESSAGES_PROCESSED.labels(self.service, self.consumer, event["type"]).inc()
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        MESSAGES_FAILED.labels(self.service, self.consumer, event["type"]).inc()
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        attempt = int(message.headers.get("x-attempt", 0)) + 1
+        try:
+            if attempt <= len(self.delays_ms):
+                self.retry(message, attempt, error)
+                log.warning("handler failed, retrying", extra={**extra, "attempt": attempt,
+                                                               "error": error})
+            else:
+                self.dead_letter(message, error, "handler_failed", ack=False)
+        except Exception:  # could not park the copy: requeue, never drop
+            log.exception("could not retry or dead-letter; requeueing", extra=extra)
+            self.queue_consumer.requeue_message(message)
+            return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    # outgoing --------------------------------------------------------------
+    def _republish(self, message, exchange, routing_key, headers, expiration=None):
+        props = message.properties
+        self.publisher.publish(
+            message.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            headers={**message.headers, **headers},
+            content_type=props.get("content_type") or "application/octet-stream",
+            content_encoding=props.get("content_encoding") or "binary",
+            message_id=props.get("message_id"),
+            correlation_id=props.get("correlation_id"),
+            delivery_mode=2,
+            expiration=expiration,
+            mandatory=True,
+            retry=True,
+        )
+
+    def retry(self, message, attempt: int, error: str) -> None:
+        delay_ms = self.delays_ms[attempt - 1]
+        self._republish(message, "", retry_queue_name(self.consumer, attempt),
+                        {"x-attempt": attempt, "x-last-error": error[:1000]},
+                        expiration=delay_ms / 1000)
+        MESSAGES_RETRIED.labels(self.service, self.consumer).inc()
+
+    def dead_letter(self, message, reason: str, kind: str, ack: bool = True) -> None:
+        self._republish(message, DEAD_LETTERS.name, queue_name(self.consumer), {
+            "x-error": reason[:2000],
+            "x-error-kind": kind,
+            "x-failed-at": datetime.now(UTC).isoformat(),
+            "x-consumer": self.consumer,
+            "x-original-routing-key": message.delivery_info.get("routing_key"),
+        })
+        MESSAGES_DEAD_LETTERED.labels(self.service, self.consumer, kind).inc()
+        log.error("message dead-lettered", extra={
+            "queue": self.consumer, "error": reason[:500],
+            "event_id": message.properties.get("message_id")})
+        if ack:
+            self.queue_consumer.ack_message(message)
+
+
+event_consumer = EventConsumer.decorator
+
+
+def handle_once(db, consumer: str, event: dict, effect) -> bool:
+    """Run `effect(uow, event)` unless this consumer already processed the event.
+
+    The inbox mark commits in the same transaction as the effect: a redelivery after a
+    crash either finds the mark (and changes nothing) or finds neither."""
+    with db.unit_of_work() as uow:
+        if not uow.first_delivery(consumer, event["id"]):
+            MESSAGES_DUPLICATE.labels(db.service or "", consumer).inc()
+            log.info("duplicate event ignored", extra={"event_id": event["id"], "queue": consumer})
+            return False
+        effect(uow, event)
+    return True

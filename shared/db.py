@@ -1,0 +1,164 @@
+"""PostgreSQL access: pooled connections, per-service schema, migrations, unit of work.
+
+Each service owns one schema and sets it as the connection's search_path, so its SQL
+never names another service's tables. The unit of work is the only way to change state:
+its outbox rows and inbox marks commit in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = "") -> ConnectionPool:
+    return ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+        name=name or schema,
+        open=True,
+        timeout=10,
+    )
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the database named in the URL if it does not exist (fresh machines, test runs)."""
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    name = info.get("dbname")
+    admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            try:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another service created it at the same moment
+
+
+def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
+    """Apply the plain-SQL migrations not yet applied to this schema, in order.
+
+    An advisory lock serialises concurrent start-ups of the same service."""
+    files = sorted(p for p in migrations_dir.glob("*.sql") if MIGRATION_NAME.match(p.name))
+    applied_now = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{schema}",))
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations '
+                "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            done = {r[0] for r in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')}
+            for path in files:
+                if path.name in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(f'SET LOCAL search_path TO "{schema}"')
+                    conn.execute(path.read_text())
+                    conn.execute(
+                        f'INSERT INTO "{schema}".schema_migrations (version) VALUES (%s)',
+                        (path.name,))
+                applied_now.append(path.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"migrate:{schema}",))
+    if applied_now:
+        log.info("applied migrations %s to %s", ", ".join(applied_now), schema)
+    return applied_now
+
+
+# Outbox and inbox tables every service gets (created by shared migrations, see SHARED_SQL).
+SHARED_SQL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id bigserial PRIMARY KEY,
+    event_id uuid NOT NULL UNIQUE,
+    event_type text NOT NULL,
+    body jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sent_at timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    last_error text
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS inbox (
+    consumer text NOT NULL,
+    event_id uuid NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+"""
+
+
+def ensure_shared_tables(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        with conn.transaction():
+            conn.execute(f'SET LOCAL search_path TO "{schema}"')
+            conn.execute(SHARED_SQL)
+
+
+class UnitOfWork:
+    """One transaction: state changes, outgoing events (outbox), processed events (inbox)."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self.emitted: list[dict] = []
+
+    def execute(self, sql: str, params: object = None) -> psycopg.Cursor:
+        return self.conn.execute(sql, params)
+
+    def emit(self, event: dict) -> None:
+        """Queue an event for publication; it is sent only if this transaction commits."""
+        self.conn.execute(
+            "INSERT INTO outbox (event_id, event_type, body) VALUES (%s, %s, %s)",
+            (event["id"], event["type"], Jsonb(event)))
+        self.emitted.append(event)
+
+    def first_delivery(self, consumer: str, event_id: str) -> bool:
+        """Mark an incoming event processed; False if it already was (a redelivery)."""
+        row = self.conn.execute(
+            "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING event_id", (consumer, event_id)).fetchone()
+        return row is not None
+
+
+class Database:
+    """A pool plus the unit-of-work factory; `on_emit` wakes the outbox relay after commit."""
+
+    def __init__(self, pool: ConnectionPool, on_emit: Callable[[], None] | None = None,
+                 service: str = ""):
+        self.pool = pool
+        self.service = service
+        self.on_emit = on_emit
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                uow = UnitOfWork(conn)
+                yield uow
+        if uow.emitted and self.on_emit:
+            self.on_emit()
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+
+def to_json(value: object) -> str:
+    return json.dumps(value, default=str)

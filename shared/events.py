@@ -1,0 +1,140 @@
+"""The one event envelope and the catalogue of every event type's payload.
+
+Events carry case references, codes and dates, never a child's name or date of birth:
+personal data stays in the referrals service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+LA_CODE = validate.Regexp(r"^\d{3}$", error="must be a three-digit LA code")
+URN = validate.Regexp(r"^\d{6}$", error="must be a six-digit school URN")
+MILESTONE_STATUS = ("pending", "met", "late", "breached", "exception", "not_applicable")
+ALERT_KINDS = ("approaching", "due", "breached", "met")
+
+
+class InvalidEvent(Exception):
+    """A message that can never be processed: dead-letter it with this reason."""
+
+
+class Envelope(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True)
+    la_code = fields.String(required=True, validate=LA_CODE)
+    correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    payload = fields.Dict(required=True)
+
+
+class CaseRef(Schema):
+    """What every case event says about the case it belongs to."""
+
+    class Meta:
+        unknown = RAISE
+
+    case_id = fields.UUID(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    school_urn = fields.String(required=True, validate=URN)
+
+
+class ReferralReceived(CaseRef):
+    received_on = fields.Date(required=True)
+    received_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    requested_by = fields.String(
+        required=True, validate=validate.OneOf(["school", "parent", "young_person"]))
+
+
+class CaseStepRecorded(CaseRef):
+    step_id = fields.UUID(required=True)
+    step_type = fields.String(required=True)
+    on = fields.Date(required=True)
+    data = fields.Dict(load_default=dict)
+    corrects = fields.UUID(load_default=None, allow_none=True)
+
+
+class MilestoneDue(Schema):
+    class Meta:
+        unknown = RAISE
+
+    milestone = fields.String(required=True)
+    rule = fields.String(required=True)
+    regulation = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    adjusted_due_on = fields.Date(load_default=None, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(MILESTONE_STATUS))
+    met_on = fields.Date(load_default=None, allow_none=True)
+
+
+class DeadlineScheduled(CaseRef):
+    milestones = fields.List(fields.Nested(MilestoneDue), required=True)
+    as_of_event = fields.UUID(required=True)
+
+
+class DeadlineAlert(CaseRef):
+    kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
+    milestone = fields.String(required=True)
+    rule = fields.String(required=True)
+    regulation = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    adjusted_due_on = fields.Date(load_default=None, allow_none=True)
+
+
+CATALOGUE: dict[tuple[str, int], type[Schema]] = {
+    ("referral.received", 1): ReferralReceived,
+    ("case.step_recorded", 1): CaseStepRecorded,
+    ("deadline.scheduled", 1): DeadlineScheduled,
+    ("deadline.approaching", 1): DeadlineAlert,
+    ("deadline.due", 1): DeadlineAlert,
+    ("deadline.breached", 1): DeadlineAlert,
+    ("deadline.met", 1): DeadlineAlert,
+}
+EVENT_TYPES = sorted({t for t, _ in CATALOGUE})
+
+
+def new_event(
+    type: str, payload: Mapping[str, Any], la_code: str, correlation_id: str | None = None,
+    version: int = 1, occurred_at: datetime | None = None,
+) -> dict:
+    """Build an envelope (JSON-ready) after checking its payload against the catalogue."""
+    schema = CATALOGUE[(type, version)]()
+    body = schema.dump(schema.load(schema.dump(payload)))
+    event_id = str(uuid.uuid4())
+    return {
+        "id": event_id,
+        "type": type,
+        "version": version,
+        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(),
+        "la_code": la_code,
+        "correlation_id": correlation_id or event_id,
+        "payload": body,
+    }
+
+
+def parse_event(body: Any) -> dict:
+    """Validate an incoming message. Returns the envelope with its payload loaded
+    (UUIDs, dates as Python objects); raises InvalidEvent naming what is wrong."""
+    if not isinstance(body, Mapping):
+        raise InvalidEvent(f"body must be a JSON object, got {type(body).__name__}")
+    try:
+        envelope = Envelope().load(body)
+    except ValidationError as exc:
+        raise InvalidEvent(f"envelope: {exc.messages}") from None
+    key = (envelope["type"], envelope["version"])
+    if key not in CATALOGUE:
+        raise InvalidEvent(f"unknown event type {key[0]!r} version {key[1]}")
+    try:
+        envelope["payload"] = CATALOGUE[key]().load(envelope["payload"])
+    except ValidationError as exc:
+        raise InvalidEvent(f"payload: {exc.messages}") from None
+    envelope["id"] = str(envelope["id"])
+    return envelope

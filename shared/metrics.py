@@ -1,0 +1,53 @@
+"""Prometheus metrics shared by every service, served by prometheus-client's own server.
+
+The server runs in its own (green) thread, not in a nameko worker, so a busy worker
+pool cannot stall a scrape. Labels never carry personal data: service, queue, event
+type, LA code, route and status only.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+MESSAGES_CONSUMED = Counter(
+    "ehcp_messages_consumed_total", "Messages taken from a queue", ["service", "queue", "type"])
+MESSAGES_PROCESSED = Counter(
+    "ehcp_messages_processed_total", "Messages handled successfully", ["service", "queue", "type"])
+MESSAGES_DUPLICATE = Counter(
+    "ehcp_messages_duplicate_total", "Redelivered messages the inbox ignored", ["service", "queue"])
+MESSAGES_FAILED = Counter(
+    "ehcp_messages_failed_total", "Handler failures (each scheduled for retry or dead-lettered)",
+    ["service", "queue", "type"])
+MESSAGES_RETRIED = Counter(
+    "ehcp_messages_retried_total", "Messages sent to a retry delay queue", ["service", "queue"])
+MESSAGES_DEAD_LETTERED = Counter(
+    "ehcp_messages_dead_lettered_total", "Messages moved to a dead-letter queue",
+    ["service", "queue", "reason"])
+HANDLER_SECONDS = Histogram(
+    "ehcp_handler_seconds", "Event handler latency", ["service", "queue", "type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EVENT_LAG_SECONDS = Histogram(
+    "ehcp_event_lag_seconds", "Time from an event's occurred_at to its handling",
+    ["service", "queue"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+OUTBOX_PUBLISHED = Counter(
+    "ehcp_outbox_published_total", "Outbox rows confirmed by the broker", ["service"])
+OUTBOX_PUBLISH_ERRORS = Counter(
+    "ehcp_outbox_publish_errors_total", "Outbox publish attempts that failed or were returned",
+    ["service", "reason"])
+OUTBOX_BACKLOG = Gauge("ehcp_outbox_backlog", "Outbox rows not yet confirmed", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "ehcp_outbox_oldest_age_seconds", "Age of the oldest unsent outbox row", ["service"])
+RPC_SECONDS = Histogram(
+    "ehcp_rpc_seconds", "RPC call latency seen by the caller", ["service", "target", "method"])
+RPC_ERRORS = Counter(
+    "ehcp_rpc_errors_total", "RPC calls that timed out or failed", ["service", "target", "reason"])
+HTTP_REQUESTS = Counter(
+    "ehcp_http_requests_total", "HTTP requests", ["route", "method", "status"])
+HTTP_SECONDS = Histogram(
+    "ehcp_http_request_seconds", "HTTP request latency", ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+def serve_metrics(port: int) -> None:
+    if port:
+        start_http_server(port, addr="0.0.0.0")

@@ -1,0 +1,92 @@
+"""What every service process shares: its storage dependency and its start-up sequence."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+
+from shared.config import Config, load_config
+from shared.db import Database, ensure_database, ensure_shared_tables, make_pool, migrate
+from shared.logs import setup_logging
+from shared.metrics import serve_metrics
+from shared.outbox import OutboxRelay
+from shared.topology import declare_topology
+
+log = logging.getLogger(__name__)
+
+
+class Storage(DependencyProvider):
+    """The service's PostgreSQL schema (a pool) and its outbox relay."""
+
+    def __init__(self, relay: bool = True):
+        self.with_relay = relay
+
+    def setup(self):
+        cfg: Config = self.container.config["EHCP"]
+        self.pool = make_pool(cfg.database_url, cfg.service, max_size=cfg.db_pool_size)
+        self.relay = None
+        if self.with_relay:
+            self.relay = OutboxRelay(cfg.service, cfg.amqp_uri, self.pool,
+                                     batch=cfg.relay_batch, poll_seconds=cfg.relay_poll_seconds)
+        self.database = Database(self.pool, on_emit=self.relay.wake if self.relay else None,
+                                 service=cfg.service)
+
+    def start(self):
+        if self.relay:
+            self.relay.start()
+
+    def stop(self):
+        if self.relay:
+            self.relay.stop()
+        self.pool.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Database:
+        return self.database
+
+
+def prepare(cfg: Config, migrations: Path | None) -> None:
+    """Everything that must exist before the service takes or sends a message."""
+    ensure_database(cfg.database_url)
+    ensure_shared_tables(cfg.database_url, cfg.service)
+    if migrations is not None:
+        migrate(cfg.database_url, cfg.service, migrations)
+    declare_topology(cfg.amqp_uri)
+
+
+def run(service_cls: type, migrations: Path | None = None) -> None:
+    """Start one service as a process: migrate, declare topology, serve metrics, run nameko.
+
+    Call shared.green.patch() before importing this module."""
+    from nameko.runners import ServiceRunner
+
+    cfg = load_config(service_cls.name)
+    setup_logging(cfg.service, cfg.log_level)
+    prepare(cfg, migrations)
+    serve_metrics(cfg.metrics_port)
+    runner = ServiceRunner({**cfg.nameko(), "EHCP": cfg})
+    runner.add_service(service_cls)
+
+    def shutdown(signum, frame):
+        log.info("stopping on signal %s", signum)
+        import eventlet
+
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    log.info("started", extra={"route": f"metrics :{cfg.metrics_port}"})
+    runner.wait()
+
+
+class Settings(DependencyProvider):
+    """The service's Config (from the one loader), injected into workers."""
+
+    def get_dependency(self, worker_ctx) -> Config:
+        return self.container.config["EHCP"]
