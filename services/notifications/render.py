@@ -23,31 +23,37 @@ ALERT_FIELDS = ("reference", "case_id", "milestone", "kind", "due_on", "link")
 
 KINDS = ("scheduled", "approaching", "due", "breached", "met")
 
-# Milestone ids of the deadlines service -> labels people recognise (statutory period
-# in brackets, as LAs and SENCos speak of them).
+# Milestone ids of the deadlines service (services/deadlines/rules.py) -> labels people
+# recognise (statutory period in brackets, as LAs and SENCos speak of them).
 MILESTONE_LABELS: dict[str, str] = {
     "decision_to_assess": "Decision whether to assess (6 weeks)",
-    "decision_to_issue": "Decision whether to issue a plan (16 weeks)",
-    "draft_plan": "Draft EHC plan (14 weeks, guidance)",
-    "draft_plan_comments": "Comments on the draft plan (15 days)",
+    "decision_not_to_issue": "Notice if no plan will be issued (16 weeks)",
+    "draft_response": "Response to the draft plan (15 days)",
     "school_consultation": "School or college consultation response (15 days)",
     "final_plan": "Final EHC plan (20 weeks)",
     "annual_review": "Annual review meeting (12 months)",
-    "review_invitations": "Annual review invitations (2 weeks before)",
+    "early_years_review": "Early years review (3 to 6 months, guidance)",
+    "review_invitations": "Annual review invitations (2 weeks before the meeting)",
+    "review_advice": "Annual review advice circulated (2 weeks before the meeting)",
     "review_report": "Annual review report (2 weeks)",
     "review_decision": "Decision after annual review (4 weeks)",
-    "amendment_comments": "Comments on proposed amendments (15 days)",
+    "amendments_response": "Response to proposed amendments (15 days)",
     "amended_plan": "Final amended plan (8 weeks)",
-    "phase_transfer": "Phase transfer review and amended plan",
+    "phase_transfer": "Phase transfer: amended plan naming the next school",
     "reassessment_decision": "Decision whether to reassess (15 days)",
     "reassessment_final_plan": "Final plan after reassessment (14 weeks)",
-    "transfer_plan": "Transfer of the plan to the new LA (15 working days)",
+    "plan_transfer_out": "Transfer of the plan to the new LA (15 working days)",
     "transfer_notice": "New LA's notice after transfer (6 weeks)",
-    "transfer_review": "Review after transfer",
-    "mediation_contact": "Mediation adviser contact (2 months)",
+    "mediation_contact": "Contact with a mediation adviser (2 months)",
     "mediation_certificate": "Mediation certificate (3 working days)",
-    "appeal_window": "Tribunal appeal window (2 months)",
-    "tribunal_order": "Compliance with Tribunal order",
+    "appeal": "Tribunal appeal window (2 months)",
+    "tribunal_assess_notice": "Tribunal order: notice of assessment (2 weeks)",
+    "tribunal_no_plan_notice": "Tribunal order: notice that no plan will be made (10 weeks)",
+    "tribunal_final_plan": "Tribunal order: final plan",
+    "tribunal_draft_plan": "Tribunal order: draft plan (5 weeks)",
+    "tribunal_amended_plan": "Tribunal order: amended plan",
+    "tribunal_continue_plan": "Tribunal order: continue the plan (at once)",
+    "tribunal_cease_plan": "Tribunal order: cease the plan (at once)",
 }
 
 # Adviser types named in Reg 6(1); an advice milestone names the type, never a person.
@@ -86,6 +92,9 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
 # References look like "881-2026-00042"; a strict shape keeps free text out of subjects.
 _REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/-]{0,39}$")
 _SLUG_RE = re.compile(r"^[a-z0-9_]{1,60}$")
+# "advice:<adviser type>" and "school_consultation:<school URN>" carry a key.
+_MILESTONE_RE = re.compile(r"^[a-z0-9_]{1,60}(:[A-Za-z0-9_-]{1,40})?$")
+_URN_RE = re.compile(r"^[0-9]{6,8}$")
 
 _FOOTER = ("This message contains no personal details by design. "
            "Sign in to the EHCP Tracker to see the case.")
@@ -146,8 +155,15 @@ def milestone_label(milestone: str) -> str:
         else:
             name = "adviser"  # anything free-form could be a person's name: do not echo it
         return f"Advice from {name} (6 weeks)"
-    if _SLUG_RE.match(milestone):
-        return milestone.replace("_", " ").capitalize()
+    base, _, key = milestone.partition(":")
+    if base == "school_consultation" and key:
+        # A school's URN is public, and tells the LA which consultation is late.
+        urn = f", school URN {key}" if _URN_RE.match(key) else ""
+        return f"School or college consultation response{urn} (15 days)"
+    if base in MILESTONE_LABELS:
+        return MILESTONE_LABELS[base]
+    if _SLUG_RE.match(base):
+        return base.replace("_", " ").capitalize()
     return "Milestone"
 
 
@@ -165,7 +181,7 @@ def alert_fields(alert: Mapping[str, Any], *, require_kind: bool = True) -> Aler
         raise InvalidAlert("case_id is not a UUID") from None
     if not _REFERENCE_RE.match(reference):
         raise InvalidAlert("reference has an unexpected shape")
-    if not (milestone.startswith("advice:") or _SLUG_RE.match(milestone)):
+    if not (milestone.startswith("advice:") or _MILESTONE_RE.match(milestone)):
         raise InvalidAlert("milestone has an unexpected shape")
     kind = alert.get("kind")
     if kind is None:

@@ -91,10 +91,23 @@ def test_breached_text_says_overdue() -> None:
         # Free text after "advice:" could be a person's name: it is never echoed.
         ("advice:Dr. Jane Example", "Advice from adviser (6 weeks)"),
         ("some_new_milestone", "Some new milestone"),
+        ("school_consultation:100001",
+         "School or college consultation response, school URN 100001 (15 days)"),
+        ("school_consultation:unknown", "School or college consultation response (15 days)"),
+        ("draft_response", "Response to the draft plan (15 days)"),
+        ("appeal", "Tribunal appeal window (2 months)"),
+        ("new_rule:key", "New rule"),
     ],
 )
 def test_milestone_labels(milestone: str, label: str) -> None:
     assert render.milestone_label(milestone) == label
+
+
+def test_every_milestone_of_the_deadlines_engine_has_a_label() -> None:
+    rules = pytest.importorskip("services.deadlines.rules")
+    unlabelled = {r.milestone for r in rules.RULES} - set(render.MILESTONE_LABELS) - {"advice"}
+    assert unlabelled == set()
+    assert set(rules.ADVISERS) <= set(render.ADVISER_LABELS)
 
 
 def test_dates_are_uk_style_and_locale_independent() -> None:
