@@ -28,7 +28,7 @@ class Storage(DependencyProvider):
         cfg: Config = self.container.config["EHCP"]
         self.pool = make_pool(cfg.database_url, cfg.service, max_size=cfg.db_pool_size)
         self.relay = None
-        if self.with_relay:
+        if self.with_relay and cfg.outbox_relay:
             self.relay = OutboxRelay(cfg.service, cfg.amqp_uri, self.pool,
                                      batch=cfg.relay_batch, poll_seconds=cfg.relay_poll_seconds)
         self.database = Database(self.pool, on_emit=self.relay.wake if self.relay else None,

@@ -1,0 +1,102 @@
+"""The foundation slice end to end: four real processes, driven through HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.api import Api, referral_body, token
+from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def school_alerts(api: Api) -> list[dict]:
+    response = api.get("/v1/alerts")
+    assert response.status_code == 200, response.text
+    return response.json()["alerts"]
+
+
+def test_request_reaches_the_school_as_an_alert(system):
+    school = Api(system.url, token("school", school_urn="100001"))
+    started = time.perf_counter()
+    created = school.post("/v1/referrals", referral_body(received_on="2026-01-05"))
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert case["reference"].startswith("881-2026-")
+    assert case["status"] == "request_received"
+    assert created.headers["Location"] == f"/v1/referrals/{case['id']}"
+
+    alerts = wait_for(lambda: [a for a in school_alerts(school) if a["case_id"] == case["id"]])
+    elapsed = time.perf_counter() - started
+    print(f"slice latency (POST to alert readable): {elapsed * 1000:.0f} ms")
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["reference"] == case["reference"]
+    assert alert["milestone"] == "final_plan"
+    assert alert["due_on"] == "2026-05-25"  # 5 Jan 2026 + 20 weeks (140 days), Reg 13(2)
+    assert alert["read"] is False
+    assert "Child-Synthetic" not in str(alert)
+
+    deadlines = school.get(f"/v1/referrals/{case['id']}/deadlines").json()["deadlines"]
+    due = {d["milestone"]: (d["rule"], d["due_on"]) for d in deadlines}
+    assert due["decision_to_assess"] == ("A1", "2026-02-16")  # + 6 weeks, Reg 5(1)
+    assert due["final_plan"] == ("A6", "2026-05-25")
+
+    read = school.post(f"/v1/alerts/{alert['id']}/read")
+    assert read.status_code == 200
+    assert school.get("/v1/alerts", params={"unread": "true"}).json()["alerts"] == [
+        a for a in school_alerts(school) if not a["read"]]
+
+
+def test_other_school_and_other_la_see_nothing(system):
+    school = Api(system.url, token("school", school_urn="100002"))
+    case = school.post("/v1/referrals", referral_body(school_urn="100002")).json()
+    wait_for(lambda: school_alerts(school))
+    for outsider in (token("school", school_urn="100009"),
+                     token("la_caseworker", la_code="882")):
+        api = Api(system.url, outsider)
+        assert api.get(f"/v1/referrals/{case['id']}").status_code == 404
+        assert all(a["case_id"] != case["id"] for a in school_alerts(api))
+    own_la = Api(system.url, token("la_caseworker", la_code="881"))
+    assert own_la.get(f"/v1/referrals/{case['id']}").status_code == 200
+
+
+def test_bad_input_gets_problem_json_and_changes_nothing(system):
+    school = Api(system.url, token("school", school_urn="100003"))
+    body = referral_body(school_urn="100003")
+    body["la_code"] = "88"
+    del body["child"]["date_of_birth"]
+    response = school.post("/v1/referrals", body)
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"la_code", "child.date_of_birth"}
+    future = school.post("/v1/referrals", referral_body(school_urn="100003",
+                                                         received_on="2099-01-01"))
+    assert future.status_code == 422
+    assert future.json()["errors"][0]["field"] == "received_on"
+    assert school.post("/v1/referrals", referral_body(school_urn="100004")).status_code == 403
+    assert Api(system.url).post("/v1/referrals", body).status_code == 401
+    assert Api(system.url, "not-a-token").get("/v1/alerts").status_code == 401
+    time.sleep(0.5)
+    assert school_alerts(school) == []
+
+
+def test_idempotency_key_creates_one_case(system):
+    school = Api(system.url, token("school", school_urn="100005", sub="senco-5"))
+    headers = {"Idempotency-Key": "form-submit-1"}
+    first = school.post("/v1/referrals", referral_body(school_urn="100005"), headers=headers)
+    second = school.post("/v1/referrals", referral_body(school_urn="100005"), headers=headers)
+    assert first.status_code == 201 and second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+
+
+def test_metrics_are_served_per_service(system):
+    for service in ("referrals", "deadlines", "notifications", "gateway"):
+        text = system.metrics(service)
+        assert "ehcp_outbox_backlog" in text or service == "gateway"
+    assert 'ehcp_http_requests_total{method="POST",route="/v1/referrals",status="201"}' in \
+        system.metrics("gateway")
+    assert "ehcp_messages_processed_total" in system.metrics("deadlines")

@@ -1,0 +1,109 @@
+"""Start services as real processes through their real entrypoints (`python -m services.X`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("referrals", "deadlines", "notifications", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceProcess:
+    def __init__(self, module: str, name: str, env: dict, log_dir: Path):
+        self.module = module
+        self.name = name
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, extra_env: dict | None = None, timeout: float = 30) -> ServiceProcess:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module], cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT, env={**self.env, **(extra_env or {})})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
+            if '"msg": "started"' in text:
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start in {timeout} s")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class System:
+    """The four services, one process each, on private ports, vhost and database."""
+
+    def __init__(self, infra, log_dir: Path, extra_env: dict | None = None):
+        self.gateway_port = free_port()
+        self.metrics_ports = {s: free_port() for s in SERVICES}
+        self.env = {
+            **os.environ,
+            "AMQP_URI": infra.amqp_uri,
+            "DATABASE_URL": infra.database_url,
+            "GATEWAY_PORT": str(self.gateway_port),
+            "RETRY_DELAYS_MS": "100,200,400",
+            "RELAY_POLL_SECONDS": "0.1",
+            "LOG_LEVEL": "INFO",
+            **{f"{s.upper()}_METRICS_PORT": str(p) for s, p in self.metrics_ports.items()},
+            **(extra_env or {}),
+        }
+        self.services = {s: ServiceProcess(f"services.{s}", s, self.env, log_dir)
+                         for s in SERVICES}
+        self.url = f"http://127.0.0.1:{self.gateway_port}"
+
+    def start(self) -> System:
+        for s in SERVICES:
+            self.services[s].start()
+        wait_for(lambda: requests.get(f"{self.url}/readyz", timeout=2).status_code == 200)
+        return self
+
+    def stop(self) -> None:
+        for proc in self.services.values():
+            proc.stop()
+
+    def metrics(self, service: str) -> str:
+        return requests.get(f"http://127.0.0.1:{self.metrics_ports[service]}/metrics",
+                            timeout=5).text
+
+
+def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
+    """Poll until predicate() is truthy; return its value. Exceptions count as not yet."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # not ready yet
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last error: {last_exc!r})")
