@@ -143,6 +143,32 @@ class LaSettings:
     # ("advice") or a rule id ("A6"); the first match in that order wins.
     milestone_alert_offsets: tuple[tuple[str, tuple[AlertOffset, ...]], ...] = ()
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> LaSettings:
+        """Build from stored JSON, e.g. ``{"next_working_day_receipt": true,
+        "alert_offsets": [{"kind": "approaching", "offset": -10, "unit": "working_days"}],
+        "milestone_alert_offsets": {"final_plan": [...]}}``. Missing keys keep defaults."""
+        d = d or {}
+
+        def offsets(items: Iterable[Mapping[str, Any]]) -> tuple[AlertOffset, ...]:
+            return tuple(
+                AlertOffset(str(a["kind"]), int(a["offset"]), str(a.get("unit", "working_days")))
+                for a in items
+            )
+
+        kwargs: dict[str, Any] = {}
+        if "next_working_day_receipt" in d:
+            kwargs["next_working_day_receipt"] = bool(d["next_working_day_receipt"])
+        if d.get("receipt_cutoff"):
+            kwargs["receipt_cutoff"] = time.fromisoformat(str(d["receipt_cutoff"]))
+        if d.get("alert_offsets"):
+            kwargs["alert_offsets"] = offsets(d["alert_offsets"])
+        if d.get("milestone_alert_offsets"):
+            kwargs["milestone_alert_offsets"] = tuple(
+                sorted((str(k), offsets(v)) for k, v in d["milestone_alert_offsets"].items())
+            )
+        return cls(**kwargs)
+
     def offsets_for(self, milestone: str, rule_id: str) -> tuple[AlertOffset, ...]:
         overrides = dict(self.milestone_alert_offsets)
         for key in (milestone, milestone.split(":", 1)[0], rule_id):
@@ -185,6 +211,7 @@ def normalise_events(events: Iterable[CaseEvent]) -> list[CaseEvent]:
     """Dedupe by id, apply corrections, sort by (on, rank, id); unknown types dropped."""
     by_id: dict[str, CaseEvent] = {}
     for e in events:
+        e = _coerce(e)
         kept = by_id.get(e.id)
         if kept is None or _canonical(e) < _canonical(kept):
             by_id[e.id] = e
@@ -230,6 +257,22 @@ def normalise_events(events: Iterable[CaseEvent]) -> list[CaseEvent]:
             result.append(orig)
     result.sort(key=lambda e: (e.on, _RANK[e.type], e.id))
     return result
+
+
+def _coerce(e: CaseEvent) -> CaseEvent:
+    """Accept ISO strings from JSON payloads for the dates, and None for data."""
+    on, received_at, data = e.on, e.received_at, e.data
+    if isinstance(on, datetime):
+        on = on.date()
+    elif isinstance(on, str):
+        on = date.fromisoformat(on[:10])
+    if isinstance(received_at, str):
+        received_at = datetime.fromisoformat(received_at)
+    if data is None:
+        data = {}
+    if (on, received_at, data) == (e.on, e.received_at, e.data):
+        return e
+    return replace(e, on=on, received_at=received_at, data=data)
 
 
 def _depth(e: CaseEvent, by_id: Mapping[str, CaseEvent]) -> int:
@@ -650,8 +693,10 @@ class _Replay:
     def milestones(self, today: date) -> list[Milestone]:
         out: list[Milestone] = []
         for i in self.instances:
-            days = 0 if (i.closed_on is not None and i.met_on is None) else _union_days(
-                self.exception_intervals(i, today)
+            days = (
+                0
+                if (i.closed_on is not None and i.met_on is None)
+                else _union_days(self.exception_intervals(i, today))
             )
             adjusted = i.due + timedelta(days=days) if days else None
             out.append(

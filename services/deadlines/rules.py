@@ -102,6 +102,8 @@ class Rule:
         return bool(self.exception_limbs)
 
 
+# A table: one record per rule, kept compact on purpose.
+# fmt: off
 RULES: tuple[Rule, ...] = (
     # --- EHC needs assessment: the 20-week process -------------------------------------
     Rule("A1", "decision_to_assess", "request_received", 6, Unit.WEEKS, "Reg 5(1)",
@@ -242,6 +244,7 @@ RULES: tuple[Rule, ...] = (
          "Reg 44(2)(h)", met_by=("tribunal_order_complied", "cease_decision"),
          description="Order that the plan ceases: at once"),
 )
+# fmt: on
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 

@@ -164,8 +164,9 @@ def test_correction_equals_event_recorded_right_first_time(events, data, today) 
     target = data.draw(st.sampled_from(events))
     new_on = target.on + timedelta(days=data.draw(st.integers(-30, 30)))
     fix = CaseEvent("fix", target.type, new_on, {}, corrects=target.id)
-    fixed = [CaseEvent(e.id, e.type, new_on, e.data, e.received_at) if e is target else e
-             for e in events]
+    fixed = [
+        CaseEvent(e.id, e.type, new_on, e.data, e.received_at) if e is target else e for e in events
+    ]
     assert compute_milestones(events + [fix], today) == compute_milestones(fixed, today)
 
 
@@ -176,8 +177,9 @@ def test_output_well_formed(events, today, closures) -> None:
     assert [(m.due_on, m.milestone) for m in got] == sorted((m.due_on, m.milestone) for m in got)
     for m in got:
         assert m.status in ("pending", "met", "late", "breached", "exception", "not_applicable")
-        assert (m.met_on is not None) == (m.status in ("met", "late") or (
-            m.status == "exception" and m.met_on is not None))
+        assert (m.met_on is not None) == (
+            m.status in ("met", "late") or (m.status == "exception" and m.met_on is not None)
+        )
         if m.adjusted_due_on is not None:
             assert m.adjusted_due_on == m.due_on + timedelta(days=m.exception_days)
         for kind, send_on in alert_schedule(m, LaSettings()):

@@ -140,3 +140,41 @@ def test_every_day_of_a_decade_is_classified_consistently() -> None:
         assert nxt > d and wd.is_working_day(nxt)
         assert all(not wd.is_working_day(d + timedelta(days=k)) for k in range(1, (nxt - d).days))
         d += timedelta(days=1)
+
+
+def test_la_settings_from_dict_and_per_milestone_alerts() -> None:
+    from services.deadlines.domain import LaSettings, Milestone, alert_schedule
+
+    s = LaSettings.from_dict(
+        {
+            "next_working_day_receipt": True,
+            "milestone_alert_offsets": {
+                "advice": [{"kind": "approaching", "offset": -3}, {"kind": "due", "offset": 0}],
+            },
+        }
+    )
+    assert s.next_working_day_receipt
+    assert LaSettings.from_dict(None) == LaSettings()
+    advice = Milestone(
+        "advice:health", "A2", "Reg 8(1)", date(2026, 3, 16), None, "pending", None, 0
+    )
+    # 3 working days before Mon 16 Mar 2026 = Wed 11 Mar; prefix "advice" matches.
+    assert alert_schedule(advice, s) == [
+        ("approaching", date(2026, 3, 11)),
+        ("due", date(2026, 3, 16)),
+    ]
+    plan = Milestone(
+        "final_plan", "A6", "Reg 13(2)", date(2026, 5, 25), date(2026, 6, 8), "exception", None, 14
+    )
+    # Default offsets, relative to the adjusted target 8 Jun 2026 (Mon): 10 working days
+    # back = 22 May (25 May is a bank holiday), 5 back = 1 Jun; breach alert 9 Jun.
+    assert alert_schedule(plan, s) == [
+        ("approaching", date(2026, 5, 22)),
+        ("approaching", date(2026, 6, 1)),
+        ("due", date(2026, 6, 8)),
+        ("breached", date(2026, 6, 9)),
+    ]
+    met = Milestone(
+        "final_plan", "A6", "Reg 13(2)", date(2026, 5, 25), None, "met", date(2026, 5, 1), 0
+    )
+    assert alert_schedule(met, s) == []
