@@ -155,7 +155,7 @@ def test_concurrent_slow_queries_overlap(infra):
         "def sleep():\n"
         "    with pool.connection() as c: c.execute('SELECT pg_sleep(0.5)')\n"
         "t = time.perf_counter(); gts = [eventlet.spawn(sleep) for _ in range(10)]\n"
-        "[g.wait() for g in gts]; print(time.perf_counter() - t)\n"
+        "[g.wait() for g in gts]; print(time.perf_counter() - t); pool.close()\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60, check=True)

@@ -1,0 +1,179 @@
+"""`ehcp`: the console command for operators: tokens, the region's LAs and schools, the demo.
+
+Usage:
+  ehcp token --role school --school-urn 100001 [--la-code 881] [--sub NAME] [--ttl SECONDS]
+  ehcp la add 881 "Northshire County Council"
+  ehcp school add 100001 "Oakfield Primary" --la-code 881
+  ehcp migrate            apply every service's migrations (also done at each start-up)
+  ehcp seed-demo [--url http://127.0.0.1:8000]   demo region, tokens, and demo requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+
+from services.gateway.auth import ROLES, issue_token
+from shared.config import load_config
+from shared.db import ensure_database, ensure_shared_tables, migrate
+
+SERVICES_DIR = Path(__file__).resolve().parents[1]
+
+# A synthetic region: invented names, codes and URNs in the real formats.
+DEMO_LAS = {"881": "Northshire County Council", "882": "Southvale Borough Council"}
+DEMO_SCHOOLS = {
+    "100001": ("Oakfield Primary School", "881"),
+    "100002": ("Riverside Academy", "881"),
+    "100003": ("Hilltop Secondary School", "882"),
+    "100004": ("Meadow Lane Infant School", "882"),
+}
+DEMO_ROLES = [
+    ("SENCo, Oakfield Primary (881)", dict(role="school", school_urn="100001", la_code="881",
+                                           sub="senco-oakfield")),
+    ("SENCo, Hilltop Secondary (882)", dict(role="school", school_urn="100003", la_code="882",
+                                            sub="senco-hilltop")),
+    ("Caseworker, Northshire (881)", dict(role="la_caseworker", la_code="881",
+                                          sub="caseworker-881")),
+    ("Manager, Northshire (881)", dict(role="la_manager", la_code="881", sub="manager-881")),
+    ("Caseworker, Southvale (882)", dict(role="la_caseworker", la_code="882",
+                                         sub="caseworker-882")),
+    ("Region admin", dict(role="region_admin", sub="region-admin")),
+    ("Ops", dict(role="ops", sub="ops")),
+]
+
+
+def _gateway_db():
+    cfg = load_config("gateway")
+    return psycopg.connect(cfg.database_url, autocommit=True,
+                           options="-c search_path=gateway")
+
+
+def cmd_migrate(args) -> None:
+    cfg = load_config("gateway")
+    ensure_database(cfg.database_url)
+    for service in ("referrals", "deadlines", "notifications", "gateway"):
+        ensure_shared_tables(cfg.database_url, service)
+        applied = migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations")
+        print(f"{service}: {', '.join(applied) or 'up to date'}")
+
+
+def add_la(conn, code: str, name: str) -> None:
+    conn.execute("INSERT INTO local_authorities (la_code, name) VALUES (%s, %s) "
+                 "ON CONFLICT (la_code) DO UPDATE SET name = EXCLUDED.name", (code, name))
+
+
+def add_school(conn, urn: str, name: str, la_code: str) -> None:
+    conn.execute("INSERT INTO schools (urn, name, la_code) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, "
+                 "la_code = EXCLUDED.la_code", (urn, name, la_code))
+
+
+def cmd_la(args) -> None:
+    with _gateway_db() as conn:
+        add_la(conn, args.la_code, args.name)
+    print(f"LA {args.la_code} saved")
+
+
+def cmd_school(args) -> None:
+    with _gateway_db() as conn:
+        add_school(conn, args.urn, args.name, args.la_code)
+    print(f"school {args.urn} saved")
+
+
+def cmd_token(args) -> None:
+    cfg = load_config("gateway")
+    print(issue_token(cfg.jwt_secret, role=args.role, la_code=args.la_code,
+                      school_urn=args.school_urn, sub=args.sub, ttl=args.ttl))
+
+
+def demo_requests(today: date) -> list[tuple[str, dict]]:
+    """Synthetic requests at different ages, so the demo shows alerts of every kind."""
+    out = []
+    for n, (urn, (_, la)) in enumerate(sorted(DEMO_SCHOOLS.items())):
+        for weeks_ago in (1, 5, 19, 21):
+            received = today - timedelta(weeks=weeks_ago, days=n)
+            out.append((urn, {
+                "child": {"given_name": f"Demo{n}{weeks_ago}", "family_name": "Synthetic",
+                          "date_of_birth": str(date(2015 + n, 1 + weeks_ago % 12, 10))},
+                "la_code": la, "school_urn": urn, "requested_by": "school",
+                "received_on": received.isoformat()}))
+    return out
+
+
+def cmd_seed_demo(args) -> None:
+    import requests
+
+    cmd_migrate(args)
+    with _gateway_db() as conn:
+        for code, name in DEMO_LAS.items():
+            add_la(conn, code, name)
+        for urn, (name, la) in DEMO_SCHOOLS.items():
+            add_school(conn, urn, name, la)
+    cfg = load_config("gateway")
+    tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
+              for label, claims in DEMO_ROLES}
+    if args.url:
+        today = date.fromisoformat(cfg.now[:10]) if cfg.now else date.today()
+        for urn, body in demo_requests(today):
+            school_token = issue_token(cfg.jwt_secret, role="school", school_urn=urn)
+            r = requests.post(f"{args.url}/v1/referrals", json=body, timeout=15,
+                              headers={"Authorization": f"Bearer {school_token}",
+                                       "Idempotency-Key": f"demo-{urn}-{body['received_on']}"})
+            if r.status_code != 201:
+                sys.exit(f"demo request failed: {r.status_code} {r.text}")
+        print(f"submitted {len(demo_requests(today))} demo requests")
+    print("\nDemo bearer tokens (valid 7 days):")
+    for label, tok in tokens.items():
+        print(f"  {label}:\n    {tok}")
+    if args.tokens_file:
+        Path(args.tokens_file).write_text(json.dumps(tokens, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ehcp", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("token", help="issue a bearer token")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--la-code")
+    p.add_argument("--school-urn")
+    p.add_argument("--sub")
+    p.add_argument("--ttl", type=int, default=8 * 3600)
+    p.set_defaults(fn=cmd_token)
+
+    p = sub.add_parser("la", help="manage local authorities")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("la_code")
+    p.add_argument("name")
+    p.set_defaults(fn=cmd_la)
+
+    p = sub.add_parser("school", help="manage schools")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("urn")
+    p.add_argument("name")
+    p.add_argument("--la-code", required=True)
+    p.set_defaults(fn=cmd_school)
+
+    p = sub.add_parser("migrate", help="apply migrations of every service")
+    p.set_defaults(fn=cmd_migrate)
+
+    p = sub.add_parser("seed-demo", help="seed the demo region and print tokens")
+    p.add_argument("--url", help="gateway URL: also submit demo requests through it")
+    p.add_argument("--tokens-file")
+    p.set_defaults(fn=cmd_seed_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except ValueError as exc:
+        sys.exit(f"ehcp: {exc}")
+
+
+if __name__ == "__main__":
+    main()
