@@ -6,7 +6,9 @@ from kombu import Connection
 from nameko.web.handlers import http
 
 from services.gateway.auth import authenticate
-from services.gateway.http import endpoint, json_response, read_json
+from services.gateway.http import endpoint, json_response
+from services.gateway.routes_alerts import AlertRoutes
+from services.gateway.routes_referrals import ReferralRoutes
 from shared.problems import Problem
 from shared.rpc import call, rpc_proxy
 from shared.service import Settings, Storage
@@ -14,7 +16,10 @@ from shared.service import Settings, Storage
 RPC_TIMEOUT = 5.0  # seconds; also the request's expiration in the broker
 
 
-class GatewayService:
+class GatewayService(ReferralRoutes, AlertRoutes):
+    """Dependencies and helpers here; each group of routes lives in its own routes_*.py
+    mixin (nameko collects entrypoints from base classes too)."""
+
     name = "gateway"
 
     db = Storage(relay=False)
@@ -63,43 +68,3 @@ class GatewayService:
             raise Problem(503, "Not ready", "A backing service is unreachable.",
                           extra={"checks": checks})
         return json_response({"status": "ready", "checks": checks})
-
-    # referrals -------------------------------------------------------------
-    @http("POST", "/v1/referrals")
-    @endpoint("/v1/referrals")
-    def submit_referral(self, request):
-        actor = self._actor(request)
-        body = read_json(request)
-        referral = self._call("referrals", "submit_request", actor, body,
-                              request.headers.get("Idempotency-Key"))
-        return json_response(referral, 201, {"Location": f"/v1/referrals/{referral['id']}"})
-
-    @http("GET", "/v1/referrals/<string:case_id>")
-    @endpoint("/v1/referrals/{id}")
-    def get_referral(self, request, case_id):
-        actor = self._actor(request)
-        return json_response(self._call("referrals", "get_referral", actor, case_id))
-
-    @http("GET", "/v1/referrals/<string:case_id>/deadlines")
-    @endpoint("/v1/referrals/{id}/deadlines")
-    def referral_deadlines(self, request, case_id):
-        actor = self._actor(request)
-        referral = self._call("referrals", "get_referral", actor, case_id)  # tenancy + audit
-        by_case = self._call("deadlines", "deadlines_of_cases", [referral["id"]])
-        return json_response({"case_id": referral["id"], "reference": referral["reference"],
-                              "deadlines": by_case.get(referral["id"], [])})
-
-    # alerts ----------------------------------------------------------------
-    @http("GET", "/v1/alerts")
-    @endpoint("/v1/alerts")
-    def list_alerts(self, request):
-        actor = self._actor(request)
-        unread = request.args.get("unread", "false").lower() in ("1", "true", "yes")
-        alerts = self._call("notifications", "list_alerts", actor, unread)
-        return json_response({"alerts": alerts})
-
-    @http("POST", "/v1/alerts/<string:alert_id>/read")
-    @endpoint("/v1/alerts/{id}/read")
-    def read_alert(self, request, alert_id):
-        actor = self._actor(request)
-        return json_response(self._call("notifications", "mark_read", actor, alert_id))
