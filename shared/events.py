@@ -6,6 +6,7 @@ personal data stays in the referrals service.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -107,7 +108,8 @@ def new_event(
 ) -> dict:
     """Build an envelope (JSON-ready) after checking its payload against the catalogue."""
     schema = CATALOGUE[(type, version)]()
-    body = schema.dump(schema.load(schema.dump(payload)))
+    # Through JSON first, so Python values and already-serialised ones validate alike.
+    body = schema.dump(schema.load(json.loads(json.dumps(payload, default=str))))
     event_id = str(uuid.uuid4())
     return {
         "id": event_id,
