@@ -11,8 +11,10 @@ export GATEWAY_PORT=${GATEWAY_PORT:-8000}
 mkdir -p .run
 .venv/bin/ehcp migrate
 pids=()
+stopping=
 stop() {
   trap - INT TERM EXIT
+  stopping=1
   echo; echo "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
@@ -46,4 +48,4 @@ Try it (a SENCo submits a request, then reads the school's alerts):
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true
-echo "a service exited; see .run/*.log" >&2
+[ -n "${stopping:-}" ] || echo "a service exited; see .run/*.log" >&2

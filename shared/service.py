@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -72,11 +73,19 @@ def run(service_cls: type, migrations: Path | None = None) -> None:
     runner = ServiceRunner({**cfg.nameko(), "EHCP": cfg})
     runner.add_service(service_cls)
 
-    def shutdown(signum, frame):
-        log.info("stopping on signal %s", signum)
-        import eventlet
+    stopping = []
 
-        eventlet.spawn_n(runner.stop)
+    def shutdown(signum, frame):
+        # Ctrl-C in a terminal signals the whole process group, and run.sh adds a SIGTERM:
+        # stop once; a third signal while stopping means "now".
+        stopping.append(signum)
+        if len(stopping) == 1:
+            log.info("stopping on signal %s", signum)
+            import eventlet
+
+            eventlet.spawn_n(runner.stop)
+        elif len(stopping) > 2:
+            os._exit(1)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
