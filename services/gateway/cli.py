@@ -53,13 +53,14 @@ def _gateway_db():
                            options="-c search_path=gateway")
 
 
-def cmd_migrate(args) -> None:
+def cmd_migrate(args, quiet: bool = False) -> None:
     cfg = load_config("gateway")
     ensure_database(cfg.database_url)
     for service in ("referrals", "deadlines", "notifications", "gateway"):
         ensure_shared_tables(cfg.database_url, service)
         applied = migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations")
-        print(f"{service}: {', '.join(applied) or 'up to date'}")
+        if not quiet:
+            print(f"{service}: {', '.join(applied) or 'up to date'}")
 
 
 def add_la(conn, code: str, name: str) -> None:
@@ -108,7 +109,7 @@ def demo_requests(today: date) -> list[tuple[str, dict]]:
 def cmd_seed_demo(args) -> None:
     import requests
 
-    cmd_migrate(args)
+    cmd_migrate(args, quiet=True)
     with _gateway_db() as conn:
         for code, name in DEMO_LAS.items():
             add_la(conn, code, name)
