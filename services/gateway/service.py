@@ -8,6 +8,7 @@ from nameko.web.handlers import http
 from services.gateway.auth import authenticate
 from services.gateway.http import endpoint, json_response
 from services.gateway.routes_alerts import AlertRoutes
+from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from shared.problems import Problem
 from shared.rpc import call, rpc_proxy
@@ -16,7 +17,7 @@ from shared.service import Settings, Storage
 RPC_TIMEOUT = 5.0  # seconds; also the request's expiration in the broker
 
 
-class GatewayService(ReferralRoutes, AlertRoutes):
+class GatewayService(ReferralRoutes, AlertRoutes, NotificationRoutes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 

@@ -85,7 +85,7 @@ class EmailSettings:
 
 
 def build_message(settings: EmailSettings, to: list[str], subject: str, text: str,
-                  html: str) -> EmailMessage:
+                  html: str, message_id: str | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = ", ".join(to)
@@ -93,7 +93,10 @@ def build_message(settings: EmailSettings, to: list[str], subject: str, text: st
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     domain = settings.sender.rpartition("@")[2] or "localhost"
     # Explicit domain: make_msgid() would otherwise do a (possibly slow) FQDN lookup.
-    msg["Message-ID"] = make_msgid(domain=domain)
+    # A caller-chosen id (the delivery's id) is the same on every retry, so a mail system
+    # can drop the rare duplicate sent after a crash between sending and recording it.
+    msg["Message-ID"] = (f"<{message_id}@{domain}>" if message_id
+                         else make_msgid(domain=domain))
     # Alerts are machine-generated: ask auto-responders not to answer.
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
@@ -109,12 +112,12 @@ def _smtp_code_failure(exc: smtplib.SMTPResponseException, what: str) -> Deliver
 
 
 def send_email(settings: EmailSettings, to: list[str], subject: str, text: str,
-               html: str) -> str:
+               html: str, message_id: str | None = None) -> str:
     """Send one message to ``to``; return its Message-ID. Raises DeliveryFailed."""
     if not to:
         raise DeliveryFailed("no recipients", retryable=False)
     try:
-        msg = build_message(settings, to, subject, text, html)
+        msg = build_message(settings, to, subject, text, html, message_id)
     except (ValueError, TypeError) as exc:  # e.g. a newline in a header
         raise DeliveryFailed(f"cannot build message: {exc}", retryable=False) from exc
     try:

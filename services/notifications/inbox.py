@@ -1,49 +1,125 @@
-"""Use cases of the notifications service: turn deadline events into alerts."""
+"""Use cases of the notifications service: turn deadline events into alerts and deliveries.
+
+Everything an event causes (the milestone copy, in-app alerts, queued email and webhook
+deliveries) is written in the consumer's unit of work, with the inbox mark: either all of
+it happens once, or none of it does and the redelivery does it.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
-from services.notifications import render, store
+from psycopg.types.json import Jsonb
+
+from services.notifications import directory, render, routing, store
+from services.notifications.metrics import DELIVERIES_QUEUED
 from shared.db import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 # A new case's schedule is summarised by its headline milestone, the 20-week final plan.
 HEADLINE = "final_plan"
+OPEN = ("pending", "breached")
+
+
+def default_inboxes(event: dict) -> list[dict]:
+    """Organisation inboxes every alert can reach, directory entry or not: the school's
+    ('school:<urn>') and the LA's ('la:<code>'), read by their staff's tokens."""
+    p = event["payload"]
+    return [{"id": f"school:{p['school_urn']}", "kind": "school",
+             "school_urn": p["school_urn"], "channels": []},
+            {"id": f"la:{event['la_code']}", "kind": "la_team", "la_code": event["la_code"],
+             "channels": []}]
 
 
 def recipients_of(event: dict) -> list[str]:
-    p = event["payload"]
-    return [f"school:{p['school_urn']}", f"la:{event['la_code']}"]
+    return [r["id"] for r in default_inboxes(event)]
 
 
 def case_link(public_url: str, case_id) -> str:
     return f"{public_url.rstrip('/')}/cases/{case_id}"
 
 
-def on_deadline_event(uow: UnitOfWork, event: dict, public_url: str) -> int:
-    """Store the in-app alerts an event calls for; returns how many were new."""
+def effective_due(m: dict):
+    return m.get("adjusted_due_on") or m["due_on"]
+
+
+def update_copy(uow: UnitOfWork, event: dict) -> None:
+    p = event["payload"]
+    case = {"case_id": p["case_id"], "reference": p["reference"], "la_code": event["la_code"],
+            "school_urn": p["school_urn"]}
+    if event["type"] == "deadline.scheduled":
+        milestones = [{"milestone": m["milestone"], "due_on": effective_due(m),
+                       "status": m["status"], "met_on": m.get("met_on")}
+                      for m in p["milestones"]]
+        store.replace_schedule(uow.conn, case, milestones, event["occurred_at"])
+        return
+    kind = event["type"].split(".", 1)[1]
+    status = {"breached": "breached", "met": "met"}.get(kind)
+    met_on = event["occurred_at"].date() if kind == "met" else None
+    store.apply_alert(uow.conn, case, p["milestone"], effective_due(p), status, met_on,
+                      event["occurred_at"])
+
+
+def alert_of(event: dict, public_url: str) -> dict | None:
     p = event["payload"]
     if event["type"] == "deadline.scheduled":
         headline = [m for m in p["milestones"] if m["milestone"] == HEADLINE]
         if not headline:
-            return 0
-        kind, milestone, due_on = "scheduled", HEADLINE, headline[0]["due_on"]
+            return None
+        kind, milestone, due_on = "scheduled", HEADLINE, effective_due(headline[0])
     else:
-        kind, milestone, due_on = event["type"].split(".", 1)[1], p["milestone"], p["due_on"]
-    alert = {"reference": p["reference"], "case_id": p["case_id"], "milestone": milestone,
-             "kind": kind, "due_on": due_on, "link": case_link(public_url, p["case_id"])}
+        kind, milestone, due_on = event["type"].split(".", 1)[1], p["milestone"], effective_due(p)
+    return {"reference": p["reference"], "case_id": p["case_id"], "milestone": milestone,
+            "kind": kind, "due_on": due_on, "link": case_link(public_url, p["case_id"]),
+            "la_code": event["la_code"], "school_urn": p["school_urn"]}
+
+
+def on_deadline_event(uow: UnitOfWork, event: dict, public_url: str) -> int:
+    """Store the alerts and queue the deliveries an event calls for; returns how many
+    in-app alerts were new."""
+    update_copy(uow, event)
+    alert = alert_of(event, public_url)
+    if alert is None:
+        return 0
+    p = event["payload"]
     title = render.subject(alert)
     created = 0
-    for recipient in recipients_of(event):
+    for recipient, _channel in routing.route(alert, default_inboxes(event)):
         created += store.insert_alert(uow, {
             "id": uuid.uuid4(), "recipient": recipient, "case_id": p["case_id"],
             "reference": p["reference"], "la_code": event["la_code"],
-            "school_urn": p["school_urn"], "milestone": milestone, "kind": kind,
-            "due_on": due_on, "title": title, "link": alert["link"],
-            "source_event_id": event["id"]})
+            "school_urn": p["school_urn"], "milestone": alert["milestone"],
+            "kind": alert["kind"], "due_on": alert["due_on"], "title": title,
+            "link": alert["link"], "source_event_id": event["id"]})
+    queued = queue_deliveries(uow, event, alert)
     log.info("alerts stored", extra={"event_id": event["id"], "case_id": p["case_id"],
-                                     "count": created})
+                                     "count": created + queued})
     return created
+
+
+def content_for(channel: str, alert: dict) -> dict:
+    """The rendered message, stored with the delivery so a retry sends the same bytes."""
+    if channel == "email":
+        rendered = render.render_email(alert)
+        return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    return {"body": render.webhook_body(alert).decode()}
+
+
+def queue_deliveries(uow: UnitOfWork, event: dict, alert: dict) -> int:
+    rows = store.recipients_for_alert(uow.conn, event["la_code"], event["payload"]["school_urn"])
+    entries = [directory.routing_entry(r) for r in rows]
+    queued = 0
+    for recipient_id, channel in routing.route(alert, entries):
+        if channel not in ("email", "webhook"):
+            continue  # inbox: organisation inboxes above; digest: built daily from the copy
+        new = store.insert_delivery(uow.conn, {
+            "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
+            "case_id": alert["case_id"], "milestone": alert["milestone"], "kind": alert["kind"],
+            "due_on": alert["due_on"], "content": Jsonb(content_for(channel, alert)),
+            "event_occurred_at": event["occurred_at"], "source_event_id": event["id"]})
+        if new:
+            DELIVERIES_QUEUED.labels(channel).inc()  # counted before commit: near enough
+            queued += 1
+    return queued

@@ -1,15 +1,27 @@
-"""Notifications service: turns deadline events into alerts for schools and LAs."""
+"""Notifications service: turns deadline events into alerts for schools and LAs, and
+delivers them by inbox, email, webhook, daily digest and calendar feed."""
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
+import logging
+import uuid
 
-from services.notifications import inbox, store
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.notifications import calendar_feed, delivery, digest, directory, inbox, store
+from services.notifications.config import NotifyConfig
+from services.notifications.webhooks import new_secret
+from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
-from shared.problems import not_found
+from shared.problems import Problem, not_found
 from shared.service import Settings, Storage
 
+log = logging.getLogger(__name__)
+
 CONSUMER = "notifications"
+# Read once at import: nameko fixes a timer's interval when the class is defined.
+NOTIFY = NotifyConfig.from_env()
 
 
 def recipients_for(actor: dict) -> list[str]:
@@ -28,17 +40,49 @@ def as_json(row: dict) -> dict:
             "read": row["read_at"] is not None}
 
 
+def delivery_json(row: dict) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else
+                str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.items()}
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class NotificationsService:
     name = "notifications"
 
     db = Storage()
     settings = Settings()
 
+    # events ------------------------------------------------------------------
     @event_consumer(CONSUMER)
     def handle_event(self, event: dict) -> None:
         handle_once(self.db, CONSUMER, event,
                     lambda uow, e: inbox.on_deadline_event(uow, e, self.settings.public_url))
 
+    # delivery workers: one per channel, so a hanging SMTP server never delays webhooks --
+    @timer(interval=NOTIFY.poll_seconds)
+    def deliver_email(self) -> None:
+        if NOTIFY.email is not None:  # no SMTP configured: emails wait, never dropped
+            while delivery.run_once(self.db, "email", NOTIFY) >= NOTIFY.batch:
+                pass
+
+    @timer(interval=NOTIFY.poll_seconds)
+    def deliver_webhooks(self) -> None:
+        while delivery.run_once(self.db, "webhook", NOTIFY) >= NOTIFY.batch:
+            pass
+        delivery.update_backlog(self.db)
+
+    @timer(interval=NOTIFY.digest_poll_seconds)
+    def send_digests(self) -> None:
+        digest.run_digests(self.db, NOTIFY, now(self.settings), self.settings.public_url)
+
+    # in-app inbox ------------------------------------------------------------
     @rpc
     def list_alerts(self, actor: dict, unread_only: bool = False, limit: int = 100) -> list[dict]:
         with self.db.read() as conn:
@@ -47,7 +91,128 @@ class NotificationsService:
 
     @rpc
     def mark_read(self, actor: dict, alert_id: str) -> dict:
+        if not is_uuid(alert_id):
+            raise not_found("alert")
         with self.db.unit_of_work() as uow:
             if not store.mark_read(uow.conn, recipients_for(actor), alert_id):
                 raise not_found("alert")
         return {"id": alert_id, "read": True}
+
+    # calendar feed -------------------------------------------------------------
+    @rpc
+    def calendar_feed(self, secret: str) -> str:
+        """The .ics text for a feed secret (the secret is the credential)."""
+        with self.db.read() as conn:
+            recipient = store.recipient_by_calendar_hash(conn, directory.secret_hash(secret))
+            if recipient is None:
+                raise not_found("calendar feed")
+            ics = digest.feed(conn, recipient, today(self.settings), self.settings.public_url,
+                              now(self.settings))
+        return ics.decode()
+
+    # recipient directory -------------------------------------------------------
+    def _managed(self, conn, actor: dict, recipient_id: str, for_update: bool = False) -> dict:
+        directory.require_manager(actor)
+        row = store.get_recipient(conn, recipient_id, for_update) if is_uuid(recipient_id) \
+            else None
+        if row is None or not directory.may_manage(actor, row["la_code"]):
+            raise not_found("recipient")  # another LA's entry: do not reveal it exists
+        return row
+
+    @rpc
+    def create_recipient(self, actor: dict, body: dict) -> dict:
+        directory.require_manager(actor)
+        data = directory.load_body(body)
+        if not directory.may_manage(actor, data["la_code"]):
+            raise Problem(403, "Forbidden", "You manage recipients of your own LA only.")
+        secret = new_secret() if data["webhook_url"] else None
+        with self.db.unit_of_work() as uow:
+            row = store.insert_recipient(uow.conn, uuid.uuid4(), data, secret)
+        out = directory.as_json(row)
+        if secret:
+            out["webhook_secret"] = secret  # shown once; rotate to get a new one
+        return out
+
+    @rpc
+    def list_recipients(self, actor: dict, filters: dict | None = None) -> list[dict]:
+        directory.require_manager(actor)
+        filters = filters or {}
+        la_code = directory.scope_la(actor) or filters.get("la_code")
+        with self.db.read() as conn:
+            rows = store.list_recipients(conn, la_code, filters.get("kind"),
+                                         filters.get("school_urn"))
+        return [directory.as_json(r) for r in rows]
+
+    @rpc
+    def get_recipient(self, actor: dict, recipient_id: str) -> dict:
+        with self.db.read() as conn:
+            return directory.as_json(self._managed(conn, actor, recipient_id))
+
+    @rpc
+    def update_recipient(self, actor: dict, recipient_id: str, body: dict) -> dict:
+        changes = directory.load_body(body, partial=True)
+        with self.db.unit_of_work() as uow:
+            row = self._managed(uow.conn, actor, recipient_id, for_update=True)
+            merged = {**row, **changes}
+            directory.check_merged(merged)
+            if not directory.may_manage(actor, merged["la_code"]):
+                raise Problem(403, "Forbidden", "You manage recipients of your own LA only.")
+            secret = None
+            if merged["webhook_url"] and not row["webhook_secret"]:
+                secret = changes["webhook_secret"] = new_secret()
+            row = store.update_recipient(uow.conn, recipient_id, changes) if changes else row
+        out = directory.as_json(row)
+        if secret:
+            out["webhook_secret"] = secret
+        return out
+
+    @rpc
+    def delete_recipient(self, actor: dict, recipient_id: str) -> None:
+        with self.db.unit_of_work() as uow:
+            self._managed(uow.conn, actor, recipient_id, for_update=True)
+            store.delete_recipient(uow.conn, recipient_id)
+
+    @rpc
+    def rotate_calendar_secret(self, actor: dict, recipient_id: str) -> dict:
+        """A new feed secret; the old feed URL stops working at once."""
+        secret = calendar_feed.new_feed_secret()
+        with self.db.unit_of_work() as uow:
+            self._managed(uow.conn, actor, recipient_id, for_update=True)
+            store.update_recipient(uow.conn, recipient_id,
+                                   {"calendar_secret_hash": directory.secret_hash(secret)})
+        url = f"{self.settings.public_url.rstrip('/')}/v1/calendar/{secret}.ics"
+        return {"calendar_secret": secret, "calendar_url": url}
+
+    @rpc
+    def revoke_calendar_secret(self, actor: dict, recipient_id: str) -> None:
+        with self.db.unit_of_work() as uow:
+            self._managed(uow.conn, actor, recipient_id, for_update=True)
+            store.update_recipient(uow.conn, recipient_id, {"calendar_secret_hash": None})
+
+    @rpc
+    def rotate_webhook_secret(self, actor: dict, recipient_id: str) -> dict:
+        secret = new_secret()
+        with self.db.unit_of_work() as uow:
+            self._managed(uow.conn, actor, recipient_id, for_update=True)
+            store.update_recipient(uow.conn, recipient_id, {"webhook_secret": secret})
+        return {"webhook_secret": secret}
+
+    # dead letters ------------------------------------------------------------
+    @rpc
+    def list_deliveries(self, actor: dict, status: str | None = None,
+                        limit: int = 100) -> list[dict]:
+        directory.require_manager(actor)
+        with self.db.read() as conn:
+            rows = store.list_deliveries(conn, directory.scope_la(actor), status,
+                                         min(int(limit), 500))
+        return [delivery_json(r) for r in rows]
+
+    @rpc
+    def retry_delivery(self, actor: dict, delivery_id: str) -> dict:
+        """Send a failed (dead-lettered) delivery again, e.g. after fixing an address."""
+        directory.require_manager(actor)
+        with self.db.unit_of_work() as uow:
+            if not is_uuid(delivery_id) or not store.requeue_delivery(
+                    uow.conn, delivery_id, directory.scope_la(actor)):
+                raise not_found("failed delivery")
+        return {"id": delivery_id, "status": "pending"}

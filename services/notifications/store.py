@@ -29,3 +29,209 @@ def mark_read(conn, recipients: list[str], alert_id: str) -> bool:
         "UPDATE alerts SET read_at = coalesce(read_at, now()) WHERE id = %s "
         "AND recipient = ANY(%s) RETURNING id", (alert_id, recipients)).fetchone()
     return row is not None
+
+
+# --- recipient directory ----------------------------------------------------------
+
+RECIPIENT_FIELDS = ("kind", "la_code", "school_urn", "name", "emails", "webhook_url",
+                    "channels", "muted_kinds")
+
+
+def insert_recipient(conn, recipient_id, data: dict, webhook_secret: str | None) -> dict:
+    cols = ("id", *RECIPIENT_FIELDS, "webhook_secret")
+    values = (recipient_id, *(data[c] for c in RECIPIENT_FIELDS), webhook_secret)
+    return conn.execute(
+        f"INSERT INTO recipients ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+        "RETURNING *", values).fetchone()
+
+
+def get_recipient(conn, recipient_id: str, for_update: bool = False) -> dict | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return conn.execute("SELECT * FROM recipients WHERE id = %s AND deleted_at IS NULL" + lock,
+                        (recipient_id,)).fetchone()
+
+
+def list_recipients(conn, la_code: str | None, kind: str | None,
+                    school_urn: str | None) -> list[dict]:
+    return conn.execute(
+        "SELECT * FROM recipients WHERE deleted_at IS NULL "
+        "AND (%(la)s::text IS NULL OR la_code = %(la)s) "
+        "AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
+        "AND (%(urn)s::text IS NULL OR school_urn = %(urn)s) ORDER BY la_code, kind, name, id",
+        {"la": la_code, "kind": kind, "urn": school_urn}).fetchall()
+
+
+def update_recipient(conn, recipient_id: str, changes: dict) -> dict:
+    sets = ", ".join(f"{k} = %({k})s" for k in changes)
+    return conn.execute(
+        f"UPDATE recipients SET {sets}, updated_at = now() WHERE id = %(id)s RETURNING *",
+        {**changes, "id": recipient_id}).fetchone()
+
+
+def delete_recipient(conn, recipient_id: str) -> None:
+    conn.execute("UPDATE recipients SET deleted_at = now(), calendar_secret_hash = NULL, "
+                 "updated_at = now() WHERE id = %s", (recipient_id,))
+    # Nothing more goes to a removed recipient; what was sent stays as history.
+    conn.execute("UPDATE deliveries SET status = 'cancelled', last_error = 'recipient removed' "
+                 "WHERE recipient_id = %s AND status IN ('pending', 'sending')", (recipient_id,))
+
+
+def recipients_for_alert(conn, la_code: str, school_urn: str) -> list[dict]:
+    return conn.execute(
+        "SELECT * FROM recipients WHERE deleted_at IS NULL AND (la_code = %s OR school_urn = %s) "
+        "ORDER BY created_at, id", (la_code, school_urn)).fetchall()
+
+
+def recipient_by_calendar_hash(conn, digest: str) -> dict | None:
+    return conn.execute("SELECT * FROM recipients WHERE calendar_secret_hash = %s "
+                        "AND deleted_at IS NULL", (digest,)).fetchone()
+
+
+# --- deliveries ---------------------------------------------------------------------
+
+def insert_delivery(conn, d: dict) -> bool:
+    """Queue a delivery unless its unique key exists; True if it is new."""
+    row = conn.execute(
+        "INSERT INTO deliveries (id, recipient_id, channel, case_id, milestone, kind, due_on, "
+        "content, event_occurred_at, source_event_id) VALUES (%(id)s, %(recipient_id)s, "
+        "%(channel)s, %(case_id)s, %(milestone)s, %(kind)s, %(due_on)s, %(content)s, "
+        "%(event_occurred_at)s, %(source_event_id)s) ON CONFLICT DO NOTHING RETURNING id",
+        d).fetchone()
+    return row is not None
+
+
+def claim_deliveries(conn, channel: str, limit: int, lease_seconds: float) -> list[dict]:
+    """Take due deliveries (pending, or 'sending' whose worker's lease ran out) and mark
+    them 'sending' with a fresh attempt id, in one statement; SKIP LOCKED lets two
+    instances claim disjoint batches."""
+    return conn.execute(
+        "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, "
+        "attempt_id = gen_random_uuid(), "
+        "next_attempt_at = now() + make_interval(secs => %(lease)s) "
+        "FROM recipients r WHERE r.id = d.recipient_id AND d.id IN ("
+        "  SELECT id FROM deliveries WHERE channel = %(channel)s "
+        "  AND status IN ('pending', 'sending') AND next_attempt_at <= now() "
+        "  ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+        "RETURNING d.id, d.channel, d.kind, d.content, d.attempts, d.attempt_id, "
+        "d.event_occurred_at, r.emails, r.webhook_url, r.webhook_secret, "
+        "r.deleted_at IS NOT NULL AS recipient_removed",
+        {"channel": channel, "limit": limit, "lease": lease_seconds}).fetchall()
+
+
+def mark_sent(conn, delivery_id, attempt_id) -> bool:
+    row = conn.execute(
+        "UPDATE deliveries SET status = 'sent', sent_at = now(), last_error = NULL "
+        "WHERE id = %s AND attempt_id = %s AND status = 'sending' RETURNING id",
+        (delivery_id, attempt_id)).fetchone()
+    return row is not None
+
+
+def mark_retry(conn, delivery_id, attempt_id, delay_seconds: float, error: str) -> bool:
+    row = conn.execute(
+        "UPDATE deliveries SET status = 'pending', last_error = %s, "
+        "next_attempt_at = now() + make_interval(secs => %s) "
+        "WHERE id = %s AND attempt_id = %s AND status = 'sending' RETURNING id",
+        (error[:1000], delay_seconds, delivery_id, attempt_id)).fetchone()
+    return row is not None
+
+
+def mark_failed(conn, delivery_id, attempt_id, error: str, status: str = "failed") -> bool:
+    row = conn.execute(
+        "UPDATE deliveries SET status = %s, last_error = %s "
+        "WHERE id = %s AND attempt_id = %s AND status = 'sending' RETURNING id",
+        (status, error[:1000], delivery_id, attempt_id)).fetchone()
+    return row is not None
+
+
+def backlog(conn) -> dict[str, int]:
+    rows = conn.execute("SELECT channel, count(*) AS n FROM deliveries "
+                        "WHERE status IN ('pending', 'sending') GROUP BY channel").fetchall()
+    return {r["channel"]: r["n"] for r in rows}
+
+
+def list_deliveries(conn, la_code: str | None, status: str | None, limit: int) -> list[dict]:
+    return conn.execute(
+        "SELECT d.id, d.recipient_id, d.channel, d.case_id, d.milestone, d.kind, d.due_on, "
+        "d.status, d.attempts, d.last_error, d.created_at, d.sent_at FROM deliveries d "
+        "JOIN recipients r ON r.id = d.recipient_id "
+        "WHERE (%(la)s::text IS NULL OR r.la_code = %(la)s) "
+        "AND (%(status)s::text IS NULL OR d.status = %(status)s) "
+        "ORDER BY d.created_at DESC LIMIT %(limit)s",
+        {"la": la_code, "status": status, "limit": limit}).fetchall()
+
+
+def requeue_delivery(conn, delivery_id: str, la_code: str | None) -> bool:
+    row = conn.execute(
+        "UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), attempts = 0 "
+        "FROM recipients r WHERE r.id = d.recipient_id AND d.id = %(id)s "
+        "AND d.status = 'failed' AND (%(la)s::text IS NULL OR r.la_code = %(la)s) "
+        "RETURNING d.id", {"id": delivery_id, "la": la_code}).fetchone()
+    return row is not None
+
+
+# --- milestones copy ----------------------------------------------------------------
+
+def replace_schedule(conn, case: dict, milestones: list[dict], as_of) -> bool:
+    """Apply a deadline.scheduled event unless a newer one was applied (out of order)."""
+    newest = conn.execute("SELECT max(as_of) AS t FROM milestones WHERE case_id = %s",
+                          (case["case_id"],)).fetchone()["t"]
+    if newest is not None and newest > as_of:
+        return False
+    conn.execute("DELETE FROM milestones WHERE case_id = %s AND NOT (milestone = ANY(%s))",
+                 (case["case_id"], [m["milestone"] for m in milestones]))
+    for m in milestones:
+        conn.execute(
+            "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
+            "status, met_on, as_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (case_id, milestone) DO UPDATE SET reference = excluded.reference, "
+            "la_code = excluded.la_code, school_urn = excluded.school_urn, "
+            "due_on = excluded.due_on, status = excluded.status, met_on = excluded.met_on, "
+            "as_of = excluded.as_of",
+            (case["case_id"], m["milestone"], case["reference"], case["la_code"],
+             case["school_urn"], m["due_on"], m["status"], m.get("met_on"), as_of))
+    return True
+
+
+def apply_alert(conn, case: dict, milestone: str, due_on, status: str | None, met_on,
+                as_of) -> None:
+    """Keep the copy current from an alert (the sweep may run before a reschedule lands)."""
+    conn.execute(
+        "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
+        "status, met_on, as_of) VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, 'pending'), %s, %s) "
+        "ON CONFLICT (case_id, milestone) DO UPDATE SET due_on = excluded.due_on, "
+        "status = coalesce(%s, milestones.status), met_on = coalesce(%s, milestones.met_on), "
+        "as_of = excluded.as_of WHERE milestones.as_of <= excluded.as_of",
+        (case["case_id"], milestone, case["reference"], case["la_code"], case["school_urn"],
+         due_on, status, met_on, as_of, status, met_on))
+
+
+def milestones_in_scope(conn, la_code: str, school_urn: str | None, met_since) -> list[dict]:
+    """Open milestones (pending or breached) of a school (by URN) or of an LA, and those
+    met since ``met_since``; callers pick the window they show."""
+    return conn.execute(
+        "SELECT * FROM milestones WHERE "
+        "(CASE WHEN %(urn)s::text IS NOT NULL THEN school_urn = %(urn)s ELSE la_code = %(la)s END) "
+        "AND (status IN ('pending', 'breached') OR met_on >= %(since)s) "
+        "ORDER BY due_on, reference, milestone",
+        {"la": la_code, "urn": school_urn, "since": met_since}).fetchall()
+
+
+# --- digests ------------------------------------------------------------------------
+
+def digest_candidates(conn, on_date) -> list[dict]:
+    return conn.execute(
+        "SELECT r.* FROM recipients r WHERE r.deleted_at IS NULL AND 'digest' = ANY(r.channels) "
+        "AND NOT EXISTS (SELECT 1 FROM digest_runs d WHERE d.recipient_id = r.id "
+        "AND d.on_date = %s) ORDER BY r.id", (on_date,)).fetchall()
+
+
+def claim_digest(conn, recipient_id, on_date) -> bool:
+    row = conn.execute(
+        "INSERT INTO digest_runs (recipient_id, on_date, outcome) VALUES (%s, %s, 'claimed') "
+        "ON CONFLICT DO NOTHING RETURNING recipient_id", (recipient_id, on_date)).fetchone()
+    return row is not None
+
+
+def finish_digest(conn, recipient_id, on_date, outcome: str, items: int) -> None:
+    conn.execute("UPDATE digest_runs SET outcome = %s, items = %s WHERE recipient_id = %s "
+                 "AND on_date = %s", (outcome, items, recipient_id, on_date))
