@@ -31,11 +31,13 @@ from shared.metrics import (
     MESSAGES_FAILED,
     MESSAGES_PROCESSED,
     MESSAGES_RETRIED,
+    QUEUE_DEPTH,
 )
 from shared.topology import (
     DEAD_LETTERS,
     RETRY_LEVELS,
     consumer_queue,
+    dead_letter_queue_name,
     queue_name,
     retry_queue_name,
 )
@@ -67,6 +69,29 @@ class EventConsumer(Consumer):
         self.delays_ms = cfg.retry_delays_ms[:RETRY_LEVELS]
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
         super().setup()
+
+    def start(self):
+        super().start()
+        self.container.spawn_managed_thread(self._watch_depth, identifier="queue-depth")
+
+    def _watch_depth(self, interval: float = 5.0) -> None:
+        """Queue depths for the lag gauges, read with passive declares on a connection of
+        its own (never the consumer's), so a broken check cannot disturb consumption."""
+        import eventlet
+        from kombu import Connection
+
+        names = [queue_name(self.consumer), dead_letter_queue_name(self.consumer)] + [
+            retry_queue_name(self.consumer, n) for n in range(1, len(self.delays_ms) + 1)]
+        while True:
+            try:
+                with Connection(self.container.config["AMQP_URI"], connect_timeout=5) as conn:
+                    channel = conn.channel()
+                    for name in names:
+                        depth = channel.queue_declare(name, passive=True).message_count
+                        QUEUE_DEPTH.labels(self.service, name).set(depth)
+            except Exception as exc:  # broker down: the outbox/up alerts say so
+                log.warning("queue depth check failed", extra={"error": repr(exc)})
+            eventlet.sleep(interval)
 
     # incoming --------------------------------------------------------------
     def handle_message(self, body, message):

@@ -29,6 +29,9 @@ HANDLER_SECONDS = Histogram(
 EVENT_LAG_SECONDS = Histogram(
     "ehcp_event_lag_seconds", "Time from an event's occurred_at to its handling",
     ["service", "queue"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+QUEUE_DEPTH = Gauge(
+    "ehcp_queue_depth", "Messages waiting in a queue (work, retry and dead-letter)",
+    ["service", "queue"])
 OUTBOX_PUBLISHED = Counter(
     "ehcp_outbox_published_total", "Outbox rows confirmed by the broker", ["service"])
 OUTBOX_PUBLISH_ERRORS = Counter(

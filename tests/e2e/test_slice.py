@@ -93,10 +93,25 @@ def test_idempotency_key_creates_one_case(system):
     assert first.json()["id"] == second.json()["id"]
 
 
+def metric_value(text: str, name: str, **labels) -> float | None:
+    """The value of one sample in a Prometheus text exposition, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def test_metrics_are_served_per_service(system):
-    for service in ("referrals", "deadlines", "notifications", "gateway"):
+    gateway = system.metrics("gateway")
+    assert metric_value(gateway, "ehcp_http_requests_total", route="/v1/referrals",
+                        method="POST", status="201") >= 1
+    for service, queue in (("deadlines", "deadlines"), ("notifications", "notifications")):
         text = system.metrics(service)
-        assert "ehcp_outbox_backlog" in text or service == "gateway"
-    assert 'ehcp_http_requests_total{method="POST",route="/v1/referrals",status="201"}' in \
-        system.metrics("gateway")
-    assert "ehcp_messages_processed_total" in system.metrics("deadlines")
+        assert metric_value(text, "ehcp_messages_processed_total", queue=queue) >= 1
+        assert metric_value(text, "ehcp_handler_seconds_count", queue=queue) >= 1
+    for service in ("referrals", "deadlines"):
+        assert metric_value(system.metrics(service), "ehcp_outbox_backlog") == 0
+    # Queue depths are read every few seconds on a connection of their own.
+    depth = wait_for(lambda: metric_value(system.metrics("deadlines"), "ehcp_queue_depth",
+                                          queue="deadlines.events") is not None, timeout=15)
+    assert depth
