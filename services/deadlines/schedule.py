@@ -1,16 +1,32 @@
-"""Use cases of the deadlines service: take a case event, recompute, announce."""
+"""Use cases of the deadlines service: recompute a case, sweep due alerts, serve figures.
+
+Everything here takes `today` from the caller (the service's clock, `NOW`-overridable),
+so tests and the demo can move time without waiting weeks.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import date
 
 from services.deadlines import store
-from services.deadlines.domain import CaseEvent, compute_milestones
-from shared.db import UnitOfWork
+from services.deadlines.domain import (
+    CaseEvent,
+    LaSettings,
+    Milestone,
+    alert_schedule,
+    compute_milestones,
+)
+from services.deadlines.metrics import BREACHES
+from shared.db import Database, UnitOfWork
 from shared.events import new_event
 
 log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+SWEEP_MAX_BATCHES = 40  # per tick: a huge backlog is worked off over several ticks
+RECOMPUTE_BATCH = 100
 
 
 def as_case_event(event: dict) -> CaseEvent:
@@ -23,36 +39,217 @@ def as_case_event(event: dict) -> CaseEvent:
                      corrects=str(p["corrects"]) if p.get("corrects") else None)
 
 
+def pending_alerts(m: Milestone, settings: LaSettings, known_since: date,
+                   sent: set[tuple[str, date]]) -> list[tuple[str, date]]:
+    """The alerts of a milestone still to send, by date.
+
+    An alert whose send date had passed before the milestone was first computed is never
+    sent: a back-dated record shows its status at once, it does not replay a burst of
+    stale warnings. Alerts missed while the service was down are still sent (catch-up)."""
+    return [(kind, on) for kind, on in alert_schedule(m, settings)
+            if on >= known_since and (kind, on) not in sent]
+
+
+# -- recompute ------------------------------------------------------------------------------
+
+
 def on_case_event(uow: UnitOfWork, event: dict, today: date) -> None:
     """Record the event in the case's history, recompute every milestone, announce them."""
     p = event["payload"]
-    case_id = p["case_id"]
-    store.upsert_case(uow, case_id, p["reference"], event["la_code"], p["school_urn"],
-                      event["id"])
-    store.record_event(uow, case_id, as_case_event(event))
-    milestones = compute_milestones(store.case_history(uow, case_id), today)
-    store.replace_milestones(uow, case_id, event["la_code"], p["school_urn"], milestones)
-    uow.emit(new_event("deadline.scheduled", {
-        "case_id": case_id, "reference": p["reference"], "school_urn": p["school_urn"],
-        "as_of_event": event["id"],
-        "milestones": [{
+    case = store.upsert_case(uow, p["case_id"], p["reference"], event["la_code"],
+                             p["school_urn"], event["id"], today)
+    store.record_event(uow, case["case_id"], as_case_event(event))
+    recompute(uow, case, today, correlation_id=event["correlation_id"], always_announce=True)
+    log.info("deadlines computed", extra={"case_id": str(case["case_id"]),
+                                          "event_id": event["id"]})
+
+
+def _state(m: Milestone) -> tuple:
+    return (m.milestone, m.rule, m.due_on, m.adjusted_due_on, m.status, m.met_on)
+
+
+def recompute(uow: UnitOfWork, case: dict, today: date, correlation_id: str | None = None,
+              always_announce: bool = False) -> list[Milestone]:
+    """Recompute one case from its stored history with its LA's settings and closures.
+
+    Keeps each milestone's `known_since`, plans its next alert, announces newly met
+    milestones, and emits deadline.scheduled (always for an event, else only on change)."""
+    case_id, la_code = case["case_id"], case["la_code"]
+    settings = store.la_settings(uow.conn, la_code)
+    milestones = compute_milestones(store.case_history(uow, case_id), today, settings,
+                                    store.closures_of(uow.conn, la_code))
+    old = {(r["milestone"], r["rule"], r["due_on"], r["occurrence"]): r
+           for r in store.stored_milestones(uow, case_id)}
+    emitted = store.emitted_of_case(uow, case_id)
+    rows, seen = [], Counter()
+    for m in milestones:
+        base = (m.milestone, m.rule, m.due_on)
+        occurrence = seen[base]
+        seen[base] += 1
+        prev = old.get((*base, occurrence))
+        known = prev["known_since"] if prev else today
+        sent = {(k, on) for (name, rule, due, k, on) in emitted if (name, rule, due) == base}
+        pending = pending_alerts(m, settings, known, sent)
+        rows.append((m, occurrence, known, pending[0][1] if pending else None))
+    store.replace_milestones(uow, case_id, la_code, case["school_urn"], rows)
+
+    for m, _, _, _ in rows:
+        if m.met_on is not None and m.met_on >= case["first_seen_on"] and not any(
+                k == "met" and (name, rule, due) == (m.milestone, m.rule, m.due_on)
+                for (name, rule, due, k, _) in emitted):
+            emit_alert(uow, _as_row(m, case), "met", m.met_on, correlation_id)
+
+    changed = sorted(_state(m) for m in milestones) != sorted(
+        (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"], r["met_on"])
+        for r in old.values())
+    if always_announce or changed:
+        uow.emit(new_event("deadline.scheduled", {
+            "case_id": case_id, "reference": case["reference"],
+            "school_urn": case["school_urn"], "as_of_event": case["last_event_id"],
+            "milestones": [{
+                "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
+                "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,
+                "met_on": m.met_on} for m in milestones],
+        }, la_code=la_code, correlation_id=correlation_id))
+    return milestones
+
+
+def _as_row(m: Milestone, case: dict) -> dict:
+    return {"case_id": case["case_id"], "reference": case["reference"],
+            "school_urn": case["school_urn"], "la_code": case["la_code"],
             "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
-            "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,
-            "met_on": m.met_on} for m in milestones],
-    }, la_code=event["la_code"], correlation_id=event["correlation_id"]))
-    log.info("deadlines computed", extra={"case_id": case_id, "event_id": event["id"],
-                                          "count": len(milestones)})
+            "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on}
 
 
-def deadlines_of_cases(conn, case_ids: list[str]) -> dict[str, list[dict]]:
+def emit_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date,
+               correlation_id: str | None = None) -> bool:
+    """Emit deadline.<kind> unless already emitted: the record and the outbox row commit
+    together, so a crash leaves both or neither, and a second instance finds the record."""
+    event = new_event(f"deadline.{kind}", {
+        "case_id": row["case_id"], "reference": row["reference"],
+        "school_urn": row["school_urn"], "kind": kind, "milestone": row["milestone"],
+        "rule": row["rule"], "regulation": row["regulation"], "due_on": row["due_on"],
+        "adjusted_due_on": row["adjusted_due_on"]}, la_code=row["la_code"],
+        correlation_id=correlation_id)
+    if not store.record_alert(uow, row, kind, send_on, event["id"]):
+        return False
+    uow.emit(event)
+    if kind == "breached":
+        BREACHES.labels(row["la_code"]).inc()
+    log.info("deadline alert", extra={"case_id": str(row["case_id"]), "event_type": event["type"],
+                                      "milestone": row["milestone"], "la_code": row["la_code"]})
+    return True
+
+
+def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH) -> int:
+    """Work off cases flagged by a settings or closure change, a batch per transaction."""
+    done = 0
+    while True:
+        with db.unit_of_work() as uow:
+            cases = store.claim_stale_cases(uow, batch)
+            for case in cases:
+                recompute(uow, case, today)
+                store.clear_recompute(uow, case["case_id"])
+        done += len(cases)
+        if len(cases) < batch:
+            return done
+
+
+# -- the sweep -------------------------------------------------------------------------------
+
+
+def _milestone(row: dict) -> Milestone:
+    return Milestone(milestone=row["milestone"], rule=row["rule"], regulation=row["regulation"],
+                     due_on=row["due_on"], adjusted_due_on=row["adjusted_due_on"],
+                     status=row["status"], met_on=row["met_on"],
+                     exception_days=row["exception_days"])
+
+
+def sweep_batch(uow: UnitOfWork, today: date, batch: int,
+                settings_cache: dict[str, LaSettings]) -> tuple[int, int]:
+    """Claim one batch of due milestones and emit their due alerts. (claimed, emitted)"""
+    rows = store.claim_due(uow.conn, today, batch)
+    emitted = 0
+    for row in rows:
+        la = row["la_code"]
+        if la not in settings_cache:
+            settings_cache[la] = store.la_settings(uow.conn, la)
+        m = _milestone(row)
+        schedule = pending_alerts(m, settings_cache[la], row["known_since"], set())
+        for kind, on in schedule:
+            if on <= today:
+                emitted += emit_alert(uow, row, kind, on)
+        later = [on for _, on in schedule if on > today]
+        store.set_next_alert(uow, row, min(later) if later else None, row["status"])
+    return len(rows), emitted
+
+
+def sweep(db: Database, today: date, batch: int = SWEEP_BATCH) -> int:
+    """Emit every alert due by `today`; safe to run in several processes at once."""
+    emitted, cache = 0, {}
+    for _ in range(SWEEP_MAX_BATCHES):
+        with db.unit_of_work() as uow:
+            claimed, n = sweep_batch(uow, today, batch, cache)
+        emitted += n
+        if claimed < batch:
+            break
+    return emitted
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def deadline_json(row: dict, with_case: bool = False) -> dict:
+    out = {
+        "milestone": row["milestone"], "rule": row["rule"], "regulation": row["regulation"],
+        "due_on": row["due_on"].isoformat(), "adjusted_due_on": _iso(row["adjusted_due_on"]),
+        "status": row["status"], "met_on": _iso(row["met_on"]),
+        "exception_days": row["exception_days"],
+    }
+    if with_case:
+        out.update({"case_id": str(row["case_id"]), "reference": row["reference"],
+                    "la_code": row["la_code"], "school_urn": row["school_urn"],
+                    "target_on": row["target_on"].isoformat(),
+                    "next_alert_on": _iso(row["next_alert_on"])})
+    return out
+
+
+def deadlines_of_cases(conn, case_ids: list[str], today: date) -> dict[str, list[dict]]:
     by_case: dict[str, list[dict]] = {c: [] for c in case_ids}
-    for row in store.milestones_of_cases(conn, case_ids):
-        by_case[str(row["case_id"])].append({
-            "milestone": row["milestone"], "rule": row["rule"], "regulation": row["regulation"],
-            "due_on": row["due_on"].isoformat(),
-            "adjusted_due_on": row["adjusted_due_on"].isoformat() if row["adjusted_due_on"]
-            else None,
-            "status": row["status"],
-            "met_on": row["met_on"].isoformat() if row["met_on"] else None,
-        })
+    for row in store.milestones_of_cases(conn, case_ids, today):
+        by_case[str(row["case_id"])].append(deadline_json(row))
     return by_case
+
+
+def _pct(n: int, d: int) -> float | None:
+    return round(100.0 * n / d, 1) if d else None
+
+
+def timeliness_json(row: dict | None, la_code: str, year: int) -> dict:
+    """SEN2 figures: incl. exceptions counts every plan against its statutory date;
+    excl. exceptions leaves out plans to which an exception applied."""
+    p = (row or {}).get("p") or {}
+    d = (row or {}).get("d") or {}
+
+    def block(suffix: str) -> dict:
+        plans = p.get(f"plans_issued{suffix}", 0)
+        within = p.get(f"within_20_weeks{suffix}", 0)
+        decided = d.get(f"requests_decided{suffix}", 0)
+        in_time = d.get(f"decided_within_6_weeks{suffix}", 0)
+        return {
+            "requests_decided": decided, "decided_within_6_weeks": in_time,
+            "decided_within_6_weeks_pct": _pct(in_time, decided),
+            "plans_issued": plans, "within_20_weeks": within,
+            "over_20_weeks_under_a_year": p.get(f"over_20_weeks_under_a_year{suffix}", 0),
+            "over_a_year": p.get(f"over_a_year{suffix}", 0),
+            "within_20_weeks_pct": _pct(within, plans),
+        }
+
+    avg = p.get("average_weeks_to_issue")
+    return {"la_code": la_code, "year": year,
+            "including_exceptions": block(""), "excluding_exceptions": block("_excl"),
+            "average_weeks_to_issue": round(float(avg), 1) if avg is not None else None}

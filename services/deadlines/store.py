@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import psycopg
 from psycopg.types.json import Jsonb
 
-from services.deadlines.domain import CaseEvent, Milestone
+from services.deadlines.domain import CaseEvent, Closure, LaSettings, Milestone
 from shared.db import UnitOfWork
+
+# The status as of `today`: stored statuses were computed on the day of the last
+# recompute, and an open milestone becomes breached as days pass without any event.
+EFFECTIVE_STATUS = (
+    "CASE WHEN m.status IN ('pending', 'exception', 'breached') THEN "
+    "CASE WHEN m.target_on < %(today)s THEN 'breached' "
+    "WHEN m.adjusted_due_on IS NOT NULL THEN 'exception' ELSE 'pending' END "
+    "ELSE m.status END")
+
+MILESTONE_COLUMNS = (
+    "m.case_id, m.milestone, m.rule, m.regulation, m.due_on, m.adjusted_due_on, m.target_on, "
+    "m.met_on, m.exception_days, m.la_code, m.school_urn, m.occurrence, m.known_since, "
+    "m.next_alert_on, m.status AS stored_status, c.reference, c.last_event_id, "
+    f"{EFFECTIVE_STATUS} AS status")
+
+
+# -- cases and their history ---------------------------------------------------------------
 
 
 def upsert_case(uow: UnitOfWork, case_id, reference: str, la_code: str, school_urn: str,
-                event_id: str) -> None:
-    uow.execute(
-        "INSERT INTO cases (case_id, reference, la_code, school_urn, last_event_id) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET "
+                event_id: str, today: date) -> dict:
+    """Insert or update the case (row-locking it, which serialises recomputes of one case)."""
+    return uow.execute(
+        "INSERT INTO cases (case_id, reference, la_code, school_urn, last_event_id, "
+        "first_seen_on) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET "
         "reference = EXCLUDED.reference, la_code = EXCLUDED.la_code, "
         "school_urn = EXCLUDED.school_urn, last_event_id = EXCLUDED.last_event_id, "
-        "updated_at = now()", (case_id, reference, la_code, school_urn, event_id))
+        "updated_at = now() RETURNING *",
+        (case_id, reference, la_code, school_urn, event_id, today)).fetchone()
 
 
 def record_event(uow: UnitOfWork, case_id, event: CaseEvent) -> None:
@@ -35,28 +58,255 @@ def case_history(uow: UnitOfWork, case_id) -> list[CaseEvent]:
                       corrects=str(r["corrects"]) if r["corrects"] else None) for r in rows]
 
 
+# -- LA settings and closures ------------------------------------------------------------
+
+
+def la_settings_raw(conn: psycopg.Connection, la_code: str) -> dict:
+    row = conn.execute("SELECT settings FROM la_settings WHERE la_code = %s",
+                       (la_code,)).fetchone()
+    return row["settings"] if row else {}
+
+
+def la_settings(conn: psycopg.Connection, la_code: str) -> LaSettings:
+    return LaSettings.from_dict(la_settings_raw(conn, la_code))
+
+
+def save_la_settings(uow: UnitOfWork, la_code: str, settings: dict) -> None:
+    uow.execute(
+        "INSERT INTO la_settings (la_code, settings) VALUES (%s, %s) ON CONFLICT (la_code) "
+        "DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()",
+        (la_code, Jsonb(settings)))
+
+
+def closures(conn: psycopg.Connection, la_code: str) -> list[dict]:
+    return conn.execute(
+        "SELECT id, la_code, school_urn, starts_on, ends_on FROM closures WHERE la_code = %s "
+        "ORDER BY starts_on, school_urn NULLS FIRST, id", (la_code,)).fetchall()
+
+
+def closures_of(conn: psycopg.Connection, la_code: str) -> list[Closure]:
+    return [Closure(r["school_urn"], r["starts_on"], r["ends_on"])
+            for r in closures(conn, la_code)]
+
+
+def add_closure(uow: UnitOfWork, la_code: str, school_urn: str | None, starts_on: date,
+                ends_on: date) -> dict:
+    return uow.execute(
+        "INSERT INTO closures (la_code, school_urn, starts_on, ends_on) VALUES (%s, %s, %s, %s) "
+        "RETURNING id, la_code, school_urn, starts_on, ends_on",
+        (la_code, school_urn, starts_on, ends_on)).fetchone()
+
+
+def delete_closure(uow: UnitOfWork, la_code: str, closure_id: str) -> bool:
+    return uow.execute("DELETE FROM closures WHERE la_code = %s AND id = %s RETURNING id",
+                       (la_code, closure_id)).fetchone() is not None
+
+
+def mark_open_cases_for_recompute(uow: UnitOfWork, la_code: str) -> int:
+    """Flag every case of the LA with an open milestone; the timer recomputes them."""
+    return uow.execute(
+        "UPDATE cases c SET needs_recompute = true WHERE c.la_code = %s AND NOT needs_recompute "
+        "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open)",
+        (la_code,)).rowcount
+
+
+def claim_stale_cases(uow: UnitOfWork, batch: int) -> list[dict]:
+    return uow.execute(
+        "SELECT * FROM cases WHERE needs_recompute LIMIT %s FOR UPDATE SKIP LOCKED",
+        (batch,)).fetchall()
+
+
+def clear_recompute(uow: UnitOfWork, case_id) -> None:
+    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = %s", (case_id,))
+
+
+# -- milestones ----------------------------------------------------------------------------
+
+
+def stored_milestones(uow: UnitOfWork, case_id) -> list[dict]:
+    return uow.execute(
+        "SELECT milestone, rule, due_on, occurrence, adjusted_due_on, status, met_on, "
+        "known_since, exception_days, regulation FROM milestones WHERE case_id = %s",
+        (case_id,)).fetchall()
+
+
+def emitted_of_case(uow: UnitOfWork, case_id) -> set[tuple]:
+    """(milestone, rule, due_on, kind, send_on) of every alert already emitted for a case."""
+    rows = uow.execute(
+        "SELECT milestone, rule, due_on, kind, send_on FROM alerts_emitted WHERE case_id = %s",
+        (case_id,)).fetchall()
+    return {(r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]) for r in rows}
+
+
 def replace_milestones(uow: UnitOfWork, case_id, la_code: str, school_urn: str,
-                       milestones: list[Milestone]) -> None:
+                       rows: Sequence[tuple[Milestone, int, date, date | None]]) -> None:
+    """rows: (milestone, occurrence, known_since, next_alert_on)."""
     uow.execute("DELETE FROM milestones WHERE case_id = %s", (case_id,))
-    if milestones:
+    if rows:
         with uow.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO milestones (case_id, milestone, rule, regulation, due_on, "
-                "adjusted_due_on, status, met_on, exception_days, la_code, school_urn) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "adjusted_due_on, status, met_on, exception_days, la_code, school_urn, "
+                "occurrence, known_since, next_alert_on) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(case_id, m.milestone, m.rule, m.regulation, m.due_on, m.adjusted_due_on,
-                  m.status, m.met_on, m.exception_days, la_code, school_urn)
-                 for m in milestones])
+                  m.status, m.met_on, m.exception_days, la_code, school_urn, occ, known,
+                  next_on) for m, occ, known, next_on in rows])
 
 
-def milestones_of_cases(conn, case_ids: list[str]) -> list[dict]:
+def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:
     return conn.execute(
-        "SELECT m.*, c.reference, c.last_event_id FROM milestones m "
-        "JOIN cases c USING (case_id) WHERE m.case_id = ANY(%s::uuid[]) "
-        "ORDER BY m.case_id, m.due_on, m.milestone", (case_ids,)).fetchall()
+        f"SELECT {MILESTONE_COLUMNS} FROM milestones m "
+        "JOIN cases c USING (case_id) WHERE m.case_id = ANY(%(ids)s::uuid[]) "
+        "ORDER BY m.case_id, m.due_on, m.milestone, m.occurrence",
+        {"ids": case_ids, "today": today}).fetchall()
 
 
 def last_event_of_cases(conn, case_ids: list[str]) -> dict[str, str]:
     rows = conn.execute("SELECT case_id, last_event_id FROM cases WHERE case_id = ANY(%s::uuid[])",
                         (case_ids,)).fetchall()
     return {str(r["case_id"]): str(r["last_event_id"]) for r in rows}
+
+
+# -- the sweep -----------------------------------------------------------------------------
+
+CLAIM_DUE = (
+    f"SELECT {MILESTONE_COLUMNS} FROM milestones m JOIN cases c USING (case_id) "
+    "WHERE m.next_alert_on <= %(today)s ORDER BY m.next_alert_on LIMIT %(batch)s "
+    "FOR UPDATE OF m SKIP LOCKED")
+
+
+def claim_due(conn: psycopg.Connection, today: date, batch: int) -> list[dict]:
+    """Lock up to `batch` milestones with an alert due; rows another sweep holds are skipped.
+
+    Reads the partial index on next_alert_on only (see bench/sweep.py)."""
+    return conn.execute(CLAIM_DUE, {"today": today, "batch": batch}).fetchall()
+
+
+def record_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date, event_id: str) -> bool:
+    """Record an alert as emitted; False if it already was (by us or another instance)."""
+    return uow.execute(
+        "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
+        "la_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (row["case_id"], row["milestone"], row["rule"], row["due_on"], kind, send_on, event_id,
+         row["la_code"])).fetchone() is not None
+
+
+def set_next_alert(uow: UnitOfWork, row: dict, next_alert_on: date | None,
+                   status: str | None = None) -> None:
+    uow.execute(
+        "UPDATE milestones SET next_alert_on = %s, status = coalesce(%s, status) "
+        "WHERE case_id = %s AND milestone = %s AND rule = %s AND due_on = %s "
+        "AND occurrence = %s",
+        (next_alert_on, status, row["case_id"], row["milestone"], row["rule"], row["due_on"],
+         row["occurrence"]))
+
+
+# -- reads for the gateway -----------------------------------------------------------------
+
+
+def list_deadlines(conn: psycopg.Connection, f: dict, today: date) -> list[dict]:
+    """One indexed query (no N+1): filters are ANDed, results ordered by working target."""
+    where: list[str] = []
+    params: dict = {"today": today, "limit": f["limit"], "offset": f["offset"]}
+    if f.get("la_code"):
+        where.append("m.la_code = %(la_code)s")
+        params["la_code"] = f["la_code"]
+    if f.get("school_urns") is not None:
+        where.append("m.school_urn = ANY(%(school_urns)s)")
+        params["school_urns"] = list(f["school_urns"])
+    if f.get("case_ids") is not None:
+        where.append("m.case_id = ANY(%(case_ids)s::uuid[])")
+        params["case_ids"] = [str(c) for c in f["case_ids"]]
+    if f.get("rules"):
+        where.append("m.rule = ANY(%(rules)s)")
+        params["rules"] = list(f["rules"])
+    if f.get("open_only"):
+        where.append("m.is_open")
+    if f.get("due_before"):
+        where.append("m.target_on < %(due_before)s")
+        params["due_before"] = f["due_before"]
+    if f.get("due_within_days") is not None:
+        where.append("m.is_open AND m.target_on BETWEEN %(today)s AND %(within)s")
+        params["within"] = date.fromordinal(today.toordinal() + f["due_within_days"])
+    if f.get("overdue"):
+        where.append("m.is_open AND m.target_on < %(today)s")
+    sql = f"SELECT {MILESTONE_COLUMNS} FROM milestones m JOIN cases c USING (case_id)"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if f.get("status"):
+        sql = f"SELECT * FROM ({sql}) s WHERE s.status = ANY(%(status)s)"
+        params["status"] = list(f["status"])
+    sql += (" ORDER BY target_on, case_id, milestone, occurrence"
+            " LIMIT %(limit)s OFFSET %(offset)s")
+    return conn.execute(sql, params).fetchall()
+
+
+TIMELINESS = """
+WITH plans AS (
+    SELECT m.la_code, m.met_on, m.due_on, m.exception_days > 0 AS excepted,
+           (m.met_on - (m.due_on - 140)) AS days,
+           m.met_on < ((m.due_on - 140) + interval '1 year')::date AS under_a_year
+    FROM milestones m
+    WHERE m.rule IN ('A6', 'T4') AND m.met_on IS NOT NULL
+      AND m.met_on >= %(start)s AND m.met_on < %(end)s {la}
+), decisions AS (
+    SELECT m.la_code, m.met_on <= m.due_on AS in_time, m.exception_days > 0 AS excepted
+    FROM milestones m
+    WHERE m.rule IN ('A1', 'T4d') AND m.met_on IS NOT NULL
+      AND m.met_on >= %(start)s AND m.met_on < %(end)s {la}
+), p AS (
+    SELECT la_code,
+        count(*) AS plans_issued,
+        count(*) FILTER (WHERE days <= 140) AS within_20_weeks,
+        count(*) FILTER (WHERE days > 140 AND under_a_year) AS over_20_weeks_under_a_year,
+        count(*) FILTER (WHERE NOT under_a_year) AS over_a_year,
+        count(*) FILTER (WHERE NOT excepted) AS plans_issued_excl,
+        count(*) FILTER (WHERE days <= 140 AND NOT excepted) AS within_20_weeks_excl,
+        count(*) FILTER (WHERE days > 140 AND under_a_year AND NOT excepted)
+            AS over_20_weeks_under_a_year_excl,
+        count(*) FILTER (WHERE NOT under_a_year AND NOT excepted) AS over_a_year_excl,
+        avg(days) / 7.0 AS average_weeks_to_issue
+    FROM plans GROUP BY la_code
+), d AS (
+    SELECT la_code,
+        count(*) AS requests_decided,
+        count(*) FILTER (WHERE in_time) AS decided_within_6_weeks,
+        count(*) FILTER (WHERE NOT excepted) AS requests_decided_excl,
+        count(*) FILTER (WHERE in_time AND NOT excepted) AS decided_within_6_weeks_excl
+    FROM decisions GROUP BY la_code
+)
+SELECT coalesce(p.la_code, d.la_code) AS la_code, to_jsonb(p) AS p, to_jsonb(d) AS d
+FROM p FULL JOIN d ON d.la_code = p.la_code
+"""
+
+
+def timeliness(conn: psycopg.Connection, year: int, la_code: str | None = None) -> list[dict]:
+    """SEN2 figures of one calendar year, per LA (all LAs when la_code is None)."""
+    la = "AND m.la_code = %(la_code)s" if la_code else ""
+    return conn.execute(TIMELINESS.format(la=la), {
+        "start": date(year, 1, 1), "end": date(year + 1, 1, 1), "la_code": la_code,
+    }).fetchall()
+
+
+def open_milestone_counts(conn: psycopg.Connection, today: date) -> list[dict]:
+    """Open milestones per (LA, rule, status as of today): one grouped query for the gauges."""
+    return conn.execute(
+        f"SELECT m.la_code, m.rule, {EFFECTIVE_STATUS} AS status, count(*) AS n "
+        "FROM milestones m WHERE m.is_open GROUP BY 1, 2, 3", {"today": today}).fetchall()
+
+
+def known_las(conn: psycopg.Connection) -> list[str]:
+    return [r["la_code"] for r in conn.execute(
+        "SELECT DISTINCT la_code FROM cases").fetchall()]
+
+
+def chunks(items: Iterable, size: int) -> Iterable[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
