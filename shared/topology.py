@@ -18,6 +18,8 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "deadline.scheduled", "deadline.approaching", "deadline.due",
         "deadline.breached", "deadline.met",
     ),
+    # which case events the deadlines service has taken into account (deadlines_up_to_date)
+    "referrals": ("deadline.scheduled",),
 }
 RETRY_LEVELS = 5  # retry delay queues declared per consumer; config uses the first N
 

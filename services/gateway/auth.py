@@ -1,30 +1,69 @@
-"""Bearer tokens (JWT). The deployment signs its own; every claim is checked on each request."""
+"""Bearer tokens (JWT): the deployment's own (HS256), an external OpenID Connect issuer's
+(verified against its JWKS, e.g. Microsoft Entra ID), or both, by configuration.
+
+Every token is checked in full on each request: signature, expiry, issuer, audience, and
+a known role with the tenancy claim that role needs. Anything wrong is a 401 that names
+no detail an attacker could use.
+
+Configuration (environment, read once at start-up):
+  AUTH_MODE            local (default) | oidc | both (chosen per token by its `iss`)
+  JWT_SECRET           the local signing secret (shared loader, shared/config.py)
+  OIDC_ISSUER          e.g. https://login.microsoftonline.com/<tenant-id>/v2.0
+  OIDC_AUDIENCE        the API's application id (Entra: api://<client-id> or the client id)
+  OIDC_JWKS_URL        default: discovered from <OIDC_ISSUER>/.well-known/openid-configuration
+  OIDC_ALGORITHMS      default RS256
+  OIDC_ROLE_CLAIM      default roles  (Entra app roles; a list or a string)
+  OIDC_LA_CLAIM        default la_code
+  OIDC_SCHOOL_CLAIM    default school_urn
+  OIDC_SUB_CLAIM       default oid if present in the token, else sub
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
+import urllib.request
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import jwt
 
+from shared.config import Config
 from shared.problems import Problem
+from shared.rpc import ServiceUnavailable
 
 ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
+# The role that decides what cases a caller sees, when a token carries several: an LA
+# role gives case contents, region_admin and ops never do.
+ROLE_PRIORITY = ("la_manager", "la_caseworker", "school", "region_admin", "ops")
+LA_ROLES = ("la_caseworker", "la_manager")
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 30  # clock skew tolerated between issuer and gateway
+_LA_CODE = re.compile(r"^\d{3}$")
+_URN = re.compile(r"^\d{6}$")
 
 
 def issue_token(secret: str, *, role: str, la_code: str | None = None,
                 school_urn: str | None = None, sub: str | None = None, ttl: int = 8 * 3600,
-                issuer: str = "ehcp-tracker", audience: str = "ehcp-tracker") -> str:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if role == "school" and not school_urn:
+                issuer: str = "ehcp-tracker", audience: str = "ehcp-tracker",
+                extra_roles: tuple[str, ...] | list[str] = ()) -> str:
+    """A locally signed token. `extra_roles` adds roles (e.g. region_admin + la_manager)."""
+    roles = list(dict.fromkeys([role, *extra_roles]))
+    for r in roles:
+        if r not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if "school" in roles and not school_urn:
         raise ValueError("a school token needs a school URN")
-    if role in ("la_caseworker", "la_manager") and not la_code:
+    if any(r in LA_ROLES for r in roles) and not la_code:
         raise ValueError("an LA token needs an LA code")
     now = int(time.time())
     claims = {"sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "role": role, "iat": now,
               "exp": now + ttl, "iss": issuer, "aud": audience}
+    if len(roles) > 1:
+        claims["roles"] = roles
     if la_code:
         claims["la_code"] = la_code
     if school_urn:
@@ -36,20 +75,129 @@ def unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail)
 
 
-def authenticate(header: str | None, secret: str, issuer: str = "ehcp-tracker",
-                 audience: str = "ehcp-tracker") -> dict:
-    """The caller (an actor dict) from an Authorization header, or a 401 Problem."""
-    if not header or not header.startswith("Bearer "):
-        raise unauthorized("A bearer token is required.")
-    try:
-        claims = jwt.decode(header[7:].strip(), secret, algorithms=[ALGORITHM],
-                            audience=audience, issuer=issuer,
-                            options={"require": ["exp", "sub", "iss", "aud"]})
-    except jwt.ExpiredSignatureError:
-        raise unauthorized("The token has expired.") from None
-    except jwt.PyJWTError:
-        raise unauthorized("The token is not valid.") from None
-    if claims.get("role") not in ROLES:
-        raise unauthorized("The token carries no known role.")
-    return {"sub": claims["sub"], "role": claims["role"], "la_code": claims.get("la_code"),
-            "school_urn": claims.get("school_urn")}
+@dataclass(frozen=True)
+class AuthSettings:
+    mode: str = "local"
+    secret: str = Config.jwt_secret
+    issuer: str = Config.jwt_issuer
+    audience: str = Config.jwt_audience
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: tuple[str, ...] = ("RS256",)
+    role_claim: str = "roles"
+    la_claim: str = "la_code"
+    school_claim: str = "school_urn"
+    sub_claim: str = ""
+
+    @classmethod
+    def from_env(cls, cfg: Config, env: Mapping[str, str] | None = None) -> AuthSettings:
+        env = os.environ if env is None else env
+        mode = env.get("AUTH_MODE", "local").strip().lower()
+        if mode not in ("local", "oidc", "both"):
+            raise ValueError("AUTH_MODE must be local, oidc or both")
+        settings = cls(
+            mode=mode, secret=cfg.jwt_secret, issuer=cfg.jwt_issuer, audience=cfg.jwt_audience,
+            oidc_issuer=env.get("OIDC_ISSUER", ""), oidc_audience=env.get("OIDC_AUDIENCE", ""),
+            oidc_jwks_url=env.get("OIDC_JWKS_URL", ""),
+            oidc_algorithms=tuple(a.strip() for a in env.get("OIDC_ALGORITHMS", "RS256")
+                                  .split(",") if a.strip()),
+            role_claim=env.get("OIDC_ROLE_CLAIM", "roles"),
+            la_claim=env.get("OIDC_LA_CLAIM", "la_code"),
+            school_claim=env.get("OIDC_SCHOOL_CLAIM", "school_urn"),
+            sub_claim=env.get("OIDC_SUB_CLAIM", ""))
+        if mode != "local" and not (settings.oidc_issuer and settings.oidc_audience):
+            raise ValueError("AUTH_MODE=oidc needs OIDC_ISSUER and OIDC_AUDIENCE")
+        return settings
+
+
+def discover_jwks_url(issuer: str, timeout: float = 5.0) -> str:
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (https URL)
+        return json.load(response)["jwks_uri"]
+
+
+class Authenticator:
+    """Turns an Authorization header into an actor: {sub, role, roles, la_code, school_urn}."""
+
+    def __init__(self, settings: AuthSettings):
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def _jwks_client(self) -> jwt.PyJWKClient:
+        # Built on first use, not at start-up: the gateway starts (and answers /healthz)
+        # even while the identity provider is unreachable.
+        if self._jwks is None:
+            s = self.settings
+            try:
+                url = s.oidc_jwks_url or discover_jwks_url(s.oidc_issuer)
+            except Exception as exc:  # network trouble: the caller gets a 503
+                raise ServiceUnavailable("identity provider", type(exc).__name__) from None
+            # Keys are cached; an unknown kid (key rotation) refetches the set, with a cooldown.
+            self._jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
+        return self._jwks
+
+    def authenticate(self, header: str | None) -> dict:
+        if not header or not header.startswith("Bearer "):
+            raise unauthorized("A bearer token is required.")
+        token = header[7:].strip()
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise unauthorized("The token is not valid.") from None
+        s = self.settings
+        use_oidc = s.mode == "oidc" or (s.mode == "both" and unverified.get("iss") == s.oidc_issuer)
+        claims = self._verify_oidc(token) if use_oidc else self._verify_local(token)
+        return self._actor(claims, oidc=use_oidc)
+
+    def _verify_local(self, token: str) -> dict:
+        s = self.settings
+        return self._decode(token, s.secret, [ALGORITHM], s.audience, s.issuer)
+
+    def _verify_oidc(self, token: str) -> dict:
+        s = self.settings
+        try:
+            key = self._jwks_client().get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError:
+            raise ServiceUnavailable("identity provider", "JWKS unreachable") from None
+        except jwt.PyJWTError:  # unknown kid, malformed header
+            raise unauthorized("The token is not valid.") from None
+        return self._decode(token, key, list(s.oidc_algorithms), s.oidc_audience, s.oidc_issuer)
+
+    @staticmethod
+    def _decode(token: str, key, algorithms: list[str], audience: str, issuer: str) -> dict:
+        try:
+            return jwt.decode(token, key, algorithms=algorithms, audience=audience,
+                              issuer=issuer, leeway=LEEWAY_SECONDS,
+                              options={"require": ["exp", "sub", "iss", "aud"]})
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The token has expired.") from None
+        except jwt.PyJWTError:
+            raise unauthorized("The token is not valid.") from None
+
+    def _actor(self, claims: dict, oidc: bool) -> dict:
+        s = self.settings
+        if oidc:
+            raw_roles = claims.get(s.role_claim)
+            la_code, school_urn = claims.get(s.la_claim), claims.get(s.school_claim)
+            sub = claims.get(s.sub_claim) if s.sub_claim else (claims.get("oid") or claims["sub"])
+        else:
+            raw_roles = claims.get("roles") or claims.get("role")
+            la_code, school_urn, sub = claims.get("la_code"), claims.get("school_urn"), \
+                claims["sub"]
+        if isinstance(raw_roles, str):
+            raw_roles = [raw_roles]
+        roles = [r for r in ROLE_PRIORITY if r in (raw_roles or [])]
+        if not roles:
+            raise unauthorized("The token carries no known role.")
+        if any(r in LA_ROLES for r in roles) and not (
+                isinstance(la_code, str) and _LA_CODE.match(la_code)):
+            raise unauthorized("An LA role needs a three-digit LA code in the token.")
+        if "school" in roles and not (isinstance(school_urn, str) and _URN.match(school_urn)):
+            raise unauthorized("A school role needs a six-digit URN in the token.")
+        if not isinstance(sub, str) or not sub:
+            raise unauthorized("The token names no subject.")
+        return {"sub": sub, "role": roles[0], "roles": roles,
+                "la_code": la_code if isinstance(la_code, str) else None,
+                "school_urn": school_urn if isinstance(school_urn, str) else None}
+

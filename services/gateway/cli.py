@@ -2,8 +2,11 @@
 
 Usage:
   ehcp token --role school --school-urn 100001 [--la-code 881] [--sub NAME] [--ttl SECONDS]
-  ehcp la add 881 "Northshire County Council"
-  ehcp school add 100001 "Oakfield Primary" --la-code 881
+  ehcp token --role la_manager --la-code 881 --also-role region_admin
+  ehcp la add 881 "Northshire County Council"      ehcp la list
+  ehcp school add 100001 "Oakfield Primary" --la-code 881      ehcp school list [--la-code 881]
+  ehcp user add senco-1 --role school --school-urn 100001     ehcp user list
+  ehcp user disable senco-1      (every token of senco-1 is refused from now on)
   ehcp migrate            apply every service's migrations (also done at each start-up)
   ehcp seed-demo [--url http://127.0.0.1:8000]   demo region, tokens, and demo requests
 """
@@ -12,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 
+from services.gateway import region
 from services.gateway.auth import ROLES, issue_token
 from shared.config import load_config
 from shared.db import ensure_database, ensure_shared_tables, migrate
@@ -63,33 +68,61 @@ def cmd_migrate(args, quiet: bool = False) -> None:
             print(f"{service}: {', '.join(applied) or 'up to date'}")
 
 
-def add_la(conn, code: str, name: str) -> None:
-    conn.execute("INSERT INTO local_authorities (la_code, name) VALUES (%s, %s) "
-                 "ON CONFLICT (la_code) DO UPDATE SET name = EXCLUDED.name", (code, name))
-
-
-def add_school(conn, urn: str, name: str, la_code: str) -> None:
-    conn.execute("INSERT INTO schools (urn, name, la_code) VALUES (%s, %s, %s) "
-                 "ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, "
-                 "la_code = EXCLUDED.la_code", (urn, name, la_code))
-
-
 def cmd_la(args) -> None:
     with _gateway_db() as conn:
-        add_la(conn, args.la_code, args.name)
+        if args.action == "list":
+            for la in region.list_las(conn):
+                print(f"{la['la_code']}  {la['name']}")
+            return
+        if not (args.la_code and args.name):
+            raise ValueError("la add needs an LA code and a name")
+        if not re.fullmatch(r"\d{3}", args.la_code):
+            raise ValueError("an LA code has three digits, e.g. 881")
+        region.add_la(conn, args.la_code, args.name)
     print(f"LA {args.la_code} saved")
 
 
 def cmd_school(args) -> None:
     with _gateway_db() as conn:
-        add_school(conn, args.urn, args.name, args.la_code)
+        if args.action == "list":
+            for school in region.list_schools(conn, args.la_code):
+                print(f"{school['urn']}  {school['la_code']}  {school['name']}")
+            return
+        if not (args.urn and args.name and args.la_code):
+            raise ValueError("school add needs a URN, a name and --la-code")
+        if not re.fullmatch(r"\d{6}", args.urn):
+            raise ValueError("a school URN has six digits, e.g. 100001")
+        if not region.la_exists(conn, args.la_code):
+            raise ValueError(f"no LA {args.la_code} in the region: add it first (ehcp la add)")
+        region.add_school(conn, args.urn, args.name, args.la_code)
     print(f"school {args.urn} saved")
+
+
+def cmd_user(args) -> None:
+    with _gateway_db() as conn:
+        if args.action == "list":
+            for u in region.list_users(conn):
+                print(f"{u['sub']}  {u['role']}  la={u['la_code'] or '-'}  "
+                      f"school={u['school_urn'] or '-'}  {'active' if u['active'] else 'disabled'}")
+            return
+        if not args.sub:
+            raise ValueError(f"user {args.action} needs a subject")
+        if args.action == "add":
+            if not args.role:
+                raise ValueError("user add needs --role")
+            issue_token("check", role=args.role, la_code=args.la_code,
+                        school_urn=args.school_urn)  # same claim rules as a token
+            region.upsert_user(conn, args.sub, args.role, args.la_code, args.school_urn)
+        elif region.set_active(conn, args.sub, args.action == "enable") is None:
+            raise ValueError(f"no user {args.sub}")
+    print(f"user {args.sub} {args.action}d" if args.action != "add" else f"user {args.sub} saved")
 
 
 def cmd_token(args) -> None:
     cfg = load_config("gateway")
     print(issue_token(cfg.jwt_secret, role=args.role, la_code=args.la_code,
-                      school_urn=args.school_urn, sub=args.sub, ttl=args.ttl))
+                      school_urn=args.school_urn, sub=args.sub, ttl=args.ttl,
+                      extra_roles=args.also_role or ()))
 
 
 def demo_requests(today: date) -> list[tuple[str, dict]]:
@@ -112,9 +145,9 @@ def cmd_seed_demo(args) -> None:
     cmd_migrate(args, quiet=True)
     with _gateway_db() as conn:
         for code, name in DEMO_LAS.items():
-            add_la(conn, code, name)
+            region.add_la(conn, code, name)
         for urn, (name, la) in DEMO_SCHOOLS.items():
-            add_school(conn, urn, name, la)
+            region.add_school(conn, urn, name, la)
     cfg = load_config("gateway")
     tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
               for label, claims in DEMO_ROLES}
@@ -146,20 +179,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--school-urn")
     p.add_argument("--sub")
     p.add_argument("--ttl", type=int, default=8 * 3600)
+    p.add_argument("--also-role", action="append", choices=ROLES,
+                   help="a further role (e.g. region_admin with an LA role)")
     p.set_defaults(fn=cmd_token)
 
-    p = sub.add_parser("la", help="manage local authorities")
-    p.add_argument("action", choices=["add"])
-    p.add_argument("la_code")
-    p.add_argument("name")
+    p = sub.add_parser("la", help="manage local authorities (by three-digit LA code)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("la_code", nargs="?")
+    p.add_argument("name", nargs="?")
     p.set_defaults(fn=cmd_la)
 
-    p = sub.add_parser("school", help="manage schools")
-    p.add_argument("action", choices=["add"])
-    p.add_argument("urn")
-    p.add_argument("name")
-    p.add_argument("--la-code", required=True)
+    p = sub.add_parser("school", help="manage schools (by URN)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("urn", nargs="?")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--la-code")
     p.set_defaults(fn=cmd_school)
+
+    p = sub.add_parser("user", help="manage users (staff) of the region")
+    p.add_argument("action", choices=["add", "list", "disable", "enable"])
+    p.add_argument("sub", nargs="?")
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--la-code")
+    p.add_argument("--school-urn")
+    p.set_defaults(fn=cmd_user)
 
     p = sub.add_parser("migrate", help="apply migrations of every service")
     p.set_defaults(fn=cmd_migrate)

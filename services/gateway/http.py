@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import logging
@@ -9,11 +11,12 @@ import time
 import uuid
 from datetime import date, datetime
 
+from marshmallow import Schema, ValidationError, fields
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from shared.problems import Problem
+from shared.problems import Problem, validation_problem
 from shared.rpc import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,59 @@ def read_json(request) -> object:
         return json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
         raise Problem(400, "Malformed JSON", "The request body is not valid JSON.") from None
+
+
+def read_object(request) -> dict:
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise Problem(422, "Validation failed", "The body must be a JSON object.",
+                      [{"field": "", "message": "must be a JSON object"}])
+    return body
+
+
+def load_query(schema: type[Schema], args) -> dict:
+    """Validate a query string. List fields take repeated parameters or comma lists."""
+    instance = schema()
+    raw: dict = {}
+    for name, fld in instance.fields.items():
+        if name not in args:
+            continue
+        if isinstance(fld, fields.List):
+            raw[name] = [v for item in args.getlist(name) for v in item.split(",") if v]
+        else:
+            raw[name] = args.get(name)
+    try:
+        return instance.load(raw)
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+
+
+def encode_cursor(key: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list | None:
+    """The sort key a page ended at, or a 422 naming `cursor` if it was tampered with."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        key = None
+    if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
+        raise Problem(422, "Validation failed", "cursor: not a cursor this API gave out",
+                      [{"field": "cursor", "message": "not a cursor this API gave out"}])
+    return key
+
+
+def page(items: list, key, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """Keyset paging over a sorted list: the items after the cursor's key, and the next
+    cursor (None on the last page). Stable while items are added or removed."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        items = [i for i in items if key(i) > after]
+    shown = items[:limit]
+    return shown, (encode_cursor(key(shown[-1])) if len(items) > limit else None)
 
 
 def endpoint(route: str):

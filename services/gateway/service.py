@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+
 from kombu import Connection
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
-from services.gateway.auth import authenticate
+from services.gateway import openapi
+from services.gateway.auth import Authenticator, AuthSettings
 from services.gateway.http import endpoint, json_response
 from services.gateway.routes_alerts import AlertRoutes
-from services.gateway.routes_notifications import NotificationRoutes
+from services.gateway.routes_deadlines import DeadlineRoutes
+from services.gateway.routes_docs import DocRoutes
 from services.gateway.routes_referrals import ReferralRoutes
+from services.gateway.routes_region import RegionRoutes
 from shared.problems import Problem
-from shared.rpc import call, rpc_proxy
+from shared.rpc import ServiceUnavailable, call, rpc_proxy
 from shared.service import Settings, Storage
+
+log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = 5.0  # seconds; also the request's expiration in the broker
 
 
-class GatewayService(ReferralRoutes, AlertRoutes, NotificationRoutes):
+class Auth(DependencyProvider):
+    """The token verifier, built once per process from the configuration."""
+
+    def setup(self):
+        self.authenticator = Authenticator(AuthSettings.from_env(self.container.config["EHCP"]))
+
+    def get_dependency(self, worker_ctx) -> Authenticator:
+        return self.authenticator
+
+
+class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 
@@ -25,17 +43,33 @@ class GatewayService(ReferralRoutes, AlertRoutes, NotificationRoutes):
 
     db = Storage(relay=False)
     settings = Settings()
+    auth = Auth()
     referrals = rpc_proxy("referrals", RPC_TIMEOUT)
     deadlines = rpc_proxy("deadlines", RPC_TIMEOUT)
     notifications = rpc_proxy("notifications", RPC_TIMEOUT)
 
     # helpers ---------------------------------------------------------------
-    def _actor(self, request) -> dict:
-        cfg = self.settings
-        actor = authenticate(request.headers.get("Authorization"), cfg.jwt_secret,
-                             cfg.jwt_issuer, cfg.jwt_audience)
+    def _actor(self, request, roles: tuple[str, ...] = openapi.ALL_ROLES,
+               hide: bool = False) -> dict:
+        """The verified caller. A role outside `roles` gets 403, or 404 when `hide` (a
+        case route: even its existence is not for them)."""
+        actor = self.auth.authenticate(request.headers.get("Authorization"))
+        if self._disabled(actor["sub"]):
+            raise Problem(401, "Unauthorized", "This account is disabled.")
+        if actor["role"] not in roles:
+            if hide:
+                raise Problem(404, "Not found", "No such case.")
+            raise Problem(403, "Forbidden", "Your role may not do this.")
         actor["source"] = request.remote_addr
         return actor
+
+    def _disabled(self, sub: str) -> bool:
+        try:
+            with self.db.read() as conn:
+                row = conn.execute("SELECT active FROM users WHERE sub = %s", (sub,)).fetchone()
+        except Exception as exc:  # the database is down or the pool exhausted: 503
+            raise ServiceUnavailable("database", type(exc).__name__) from None
+        return row is not None and not row["active"]
 
     def _call(self, target: str, method: str, *args, **kwargs):
         proxy = getattr(self, target)
@@ -69,3 +103,15 @@ class GatewayService(ReferralRoutes, AlertRoutes, NotificationRoutes):
             raise Problem(503, "Not ready", "A backing service is unreachable.",
                           extra={"checks": checks})
         return json_response({"status": "ready", "checks": checks})
+
+    # anything else -----------------------------------------------------------
+    @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
+    @endpoint("unmatched")
+    def unmatched(self, request, path):
+        """Unknown paths and methods answer problem+json too (werkzeug's default is HTML).
+        Werkzeug tries this rule last: every other rule is more specific."""
+        allowed = openapi.methods_of("/" + path)
+        if allowed:
+            raise Problem(405, "Method not allowed",
+                          f"Use {', '.join(sorted(allowed))} on this path.")
+        raise Problem(404, "Not found", "No such endpoint.")

@@ -1,4 +1,8 @@
-"""Use cases of the referrals service: each one unit of work (state + audit + events)."""
+"""Use cases of the referrals service: each one unit of work (state + audit + events).
+
+Tenancy is enforced here again, whatever the gateway checked: every query goes through
+`store.visibility`, and a case the caller may not see is "not found" (never "forbidden"),
+so its existence is not disclosed."""
 
 from __future__ import annotations
 
@@ -8,13 +12,28 @@ from datetime import date
 
 from marshmallow import ValidationError
 
-from services.referrals import lifecycle, store
-from services.referrals.schemas import Actor, Referral, ReferralRequest
-from shared.db import Database
+from services.referrals import figures, lifecycle, store
+from services.referrals.schemas import (
+    MAX_PAGE,
+    Actor,
+    AuditEntry,
+    ListFilters,
+    Referral,
+    ReferralRequest,
+    Step,
+    StepRequest,
+)
+from shared.db import Database, UnitOfWork
 from shared.events import new_event
 from shared.problems import Problem, not_found, validation_problem
 
 log = logging.getLogger(__name__)
+
+# Step fields that may travel in events: codes and dates only. A note is free text that
+# may name a child, so it stays in this service.
+EVENT_DATA_KEYS = ("outcome", "adviser", "school_urn", "transfer_year", "to_phase", "limb",
+                   "exception_id", "la_code", "order")
+LA_ROLES = ("la_caseworker", "la_manager")
 
 
 def load_actor(raw: dict) -> dict:
@@ -27,9 +46,51 @@ def load_actor(raw: dict) -> dict:
 def may_submit(actor: dict, request: dict) -> bool:
     if actor["role"] == "school":
         return actor.get("school_urn") == request["school_urn"]
-    if actor["role"] in ("la_caseworker", "la_manager"):
+    if actor["role"] in LA_ROLES:
         return actor.get("la_code") == request["la_code"]
     return False
+
+
+def may_record(actor: dict, step_type: str, data: dict) -> bool:
+    """LA staff record every step of their LA's cases; a school only its own advice and
+    its own reply to a consultation."""
+    if actor["role"] in LA_ROLES:
+        return True
+    if actor["role"] == "school":
+        if step_type == "advice_received":
+            return data.get("adviser") == "school"
+        if step_type == "school_response_received":
+            return data.get("school_urn") == actor.get("school_urn")
+    return False
+
+
+def invalid(exc: lifecycle.InvalidStep) -> Problem:
+    return Problem(422, "Validation failed", f"{exc.field}: {exc.message}",
+                   [{"field": exc.field, "message": exc.message}])
+
+
+def not_allowed(exc: lifecycle.StepNotAllowed) -> Problem:
+    return Problem(409, "Step not allowed", str(exc), extra={
+        "current_state": exc.current_state, "step": exc.step_type,
+        "allowed_steps": exc.allowed})
+
+
+def detail(row: dict) -> dict:
+    """The case as its readers see it, with the steps allowed now."""
+    referral = store.as_referral(row)
+    referral["allowed_steps"] = lifecycle.allowed_steps(store.state_from_json(row["state"]))
+    return Referral().dump(referral)
+
+
+def _visible(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = False) -> dict:
+    row = store.get_case(uow, actor, case_id, for_update) if store.is_valid_uuid(case_id) \
+        else None
+    if row is None:
+        raise not_found()
+    return row
+
+
+# --- requests -----------------------------------------------------------------------------
 
 
 def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key: str | None,
@@ -44,45 +105,192 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
         state = lifecycle.new_case(request["received_on"], request["la_code"],
                                    request["school_urn"], today)
     except lifecycle.InvalidStep as exc:
-        raise Problem(422, "Validation failed", str(exc.message),
-                      [{"field": exc.field, "message": exc.message}]) from None
+        raise invalid(exc) from None
     if request["child"]["date_of_birth"] > today:
         raise Problem(422, "Validation failed", "date_of_birth cannot be in the future",
                       [{"field": "child.date_of_birth", "message": "cannot be in the future"}])
     if not may_submit(actor, request):
         raise Problem(403, "Forbidden",
                       "You may submit requests only for your own school or LA.")
+    key = f"{actor['sub']}:{idempotency_key}" if idempotency_key else None
     with db.unit_of_work() as uow:
-        if idempotency_key:
-            existing = store.find_by_idempotency_key(uow, f"{actor['sub']}:{idempotency_key}")
+        if key:
+            existing = store.find_by_idempotency_key(uow, key)
             if existing:
-                return Referral().dump(store.as_referral(existing))
+                return detail(existing)
         case_id = uuid.uuid4()
         number = store.next_reference_number(uow, request["la_code"],
                                              request["received_on"].year)
         reference = lifecycle.case_reference(request["la_code"], request["received_on"].year,
                                              number)
-        row = store.insert_case(
-            uow, case_id=case_id, reference=reference, status=state.status, request=request,
-            created_by=actor["sub"],
-            idempotency_key=f"{actor['sub']}:{idempotency_key}" if idempotency_key else None)
-        store.audit(uow, actor, "create", case_id, {"reference": reference})
-        uow.emit(new_event("referral.received", {
+        event = new_event("referral.received", {
             "case_id": case_id, "reference": reference, "school_urn": request["school_urn"],
             "received_on": request["received_on"], "requested_by": request["requested_by"],
-        }, la_code=request["la_code"]))
+        }, la_code=request["la_code"])
+        row = store.insert_case(
+            uow, case_id=case_id, reference=reference, state=state, request=request,
+            created_by=actor["sub"], idempotency_key=key, event_id=event["id"])
+        store.audit(uow, actor, "create", case_id, {"reference": reference},
+                    request["la_code"])
+        uow.emit(event)
     log.info("request received", extra={"case_id": case_id, "reference": reference,
                                         "la_code": request["la_code"]})
-    return Referral().dump(store.as_referral(row))
+    return detail(row)
 
 
 def get_referral(db: Database, raw_actor: dict, case_id: str) -> dict:
     actor = load_actor(raw_actor)
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id)
+        store.audit(uow, actor, "read", row["id"], la_code=row["la_code"])
+    return detail(row)
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
+                idempotency_key: str | None, today: date) -> dict:
+    """Apply one step to a case: 409 if the state does not allow it, 422 if a field is
+    wrong; either way nothing changes. On success the state, the step, the audit row and
+    the case.step_recorded event commit together."""
+    actor = load_actor(raw_actor)
     if not store.is_valid_uuid(case_id):
         raise not_found()
+    try:
+        data = StepRequest().load(body if isinstance(body, dict) else {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+    step_type, on = data.pop("type"), data.pop("on")
+    key = f"{actor['sub']}:{case_id}:{idempotency_key}" if idempotency_key else None
     with db.unit_of_work() as uow:
-        row = store.get_case(uow, actor, case_id)
-        if row is None:
-            raise not_found()
-        store.audit(uow, actor, "read", row["id"])
-    return Referral().dump(store.as_referral(row))
+        row = _visible(uow, actor, case_id, for_update=True)  # one step at a time per case
+        if key:
+            existing = store.find_step_by_idempotency_key(uow, key)
+            if existing:
+                return _step_answer(row, existing)
+        if not may_record(actor, step_type, data):
+            raise Problem(403, "Forbidden", "Your role may not record this step.")
+        state = store.state_from_json(row["state"])
+        try:
+            new = lifecycle.apply_step(state, step_type, on, data, today)
+        except lifecycle.StepNotAllowed as exc:
+            raise not_allowed(exc) from None
+        except lifecycle.InvalidStep as exc:
+            raise invalid(exc) from None
+        if step_type == "exception_started":
+            data["exception_id"] = new.last_exception_id  # what exception_ended names
+        step_id = uuid.uuid4()
+        event = new_event("case.step_recorded", {
+            "case_id": row["id"], "reference": row["reference"], "school_urn": new.school_urn,
+            "step_id": step_id, "step_type": step_type, "on": on,
+            "data": {k: data[k] for k in EVENT_DATA_KEYS if k in data},
+        }, la_code=row["la_code"])
+        updated = store.update_case_state(uow, row["id"], new, event["id"])
+        step = store.insert_step(uow, step_id=step_id, case_id=row["id"], step_type=step_type,
+                                 on=on, data=data, actor=actor, status_after=new.status,
+                                 event_id=event["id"], idempotency_key=key)
+        store.audit(uow, actor, "step", row["id"],
+                    {"type": step_type, "on": on.isoformat(), "seq": step["seq"]},
+                    row["la_code"])
+        uow.emit(event)
+    log.info("step recorded", extra={"case_id": row["id"], "reference": row["reference"],
+                                     "event_type": step_type, "status": new.status})
+    return _step_answer(updated, step)
+
+
+def _step_answer(case_row: dict, step_row: dict) -> dict:
+    referral = detail(case_row)
+    return {"step": _step(step_row), "referral": referral, "status": referral["status"],
+            "allowed_steps": referral["allowed_steps"]}
+
+
+def _step(row: dict) -> dict:
+    return Step().dump({**row, "on": row["on_date"]})
+
+
+def history(db: Database, raw_actor: dict, case_id: str) -> dict:
+    """The case's steps in the order recorded, the request's receipt first."""
+    actor = load_actor(raw_actor)
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id)
+        steps = store.steps_of_case(uow, row["id"])
+        store.audit(uow, actor, "read_history", row["id"], la_code=row["la_code"])
+    received = {"id": None, "seq": 0, "type": "request_received",
+                "on": row["received_on"].isoformat(),
+                "data": {"requested_by": row["requested_by"]},
+                "status_after": lifecycle.REQUEST_RECEIVED, "recorded_by": row["created_by"],
+                "recorded_role": None, "recorded_at": row["created_at"].isoformat()}
+    return {"case_id": str(row["id"]), "reference": row["reference"],
+            "steps": [received, *(_step(s) for s in steps)]}
+
+
+# --- lists --------------------------------------------------------------------------------
+
+
+def case_index(db: Database, raw_actor: dict, raw_filters: dict) -> list[dict]:
+    """Ids, codes, states and receipt dates of every visible case matching the filters: no
+    personal data, so not audited; the page the gateway then shows is (get_referrals)."""
+    actor = load_actor(raw_actor)
+    try:
+        filters = ListFilters().load(raw_filters or {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+    with db.read() as conn:
+        rows = store.index(conn, actor, filters)
+    return [{"id": str(r["id"]), "reference": r["reference"], "status": r["status"],
+             "la_code": r["la_code"], "school_urn": r["school_urn"],
+             "received_on": r["received_on"].isoformat()} for r in rows]
+
+
+def get_referrals(db: Database, raw_actor: dict, case_ids: list[str],
+                  action: str = "list") -> list[dict]:
+    """The visible cases among `case_ids`, in that order; each one shown is audited."""
+    actor = load_actor(raw_actor)
+    ids = [c for c in dict.fromkeys(case_ids or []) if store.is_valid_uuid(c)][:MAX_PAGE]
+    if not ids:
+        return []
+    with db.unit_of_work() as uow:
+        rows = {str(r["id"]): r for r in store.get_cases(uow, actor, ids)}
+        shown = [rows[c] for c in ids if c in rows]
+        store.audit_many(uow, actor, action, shown)
+    return [detail(r) for r in shown]
+
+
+# --- managers -----------------------------------------------------------------------------
+
+
+def audit_trail(db: Database, raw_actor: dict, case_id: str, limit: int = 100,
+                before: int | None = None) -> dict:
+    """Who read or changed the case, newest first. LA managers only; listing it is
+    itself audited."""
+    actor = load_actor(raw_actor)
+    limit = max(1, min(int(limit), MAX_PAGE))
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id)
+        if actor["role"] != "la_manager":
+            raise Problem(403, "Forbidden", "Only LA managers may read the audit trail.")
+        store.audit(uow, actor, "read_audit", row["id"], la_code=row["la_code"])
+        entries = store.audit_trail(uow, row["id"], limit, before)
+    items = AuditEntry(many=True).dump(entries)
+    return {"case_id": str(row["id"]), "reference": row["reference"], "entries": items,
+            "next_before": items[-1]["id"] if len(items) == limit else None}
+
+
+def timeliness(db: Database, raw_actor: dict, la_code: str, year: int) -> dict:
+    """The LA's timeliness figures for a calendar year (LA managers of that LA only)."""
+    actor = load_actor(raw_actor)
+    if actor["role"] != "la_manager" or actor.get("la_code") != la_code:
+        raise Problem(403, "Forbidden", "Only the LA's managers may read its figures.")
+    with db.read() as conn:
+        cases, steps = store.steps_for_figures(conn, la_code)
+    return {"la_code": la_code, **figures.timeliness(cases, steps, int(year))}
+
+
+# --- events from the deadlines service ----------------------------------------------------
+
+
+def on_deadline_scheduled(uow: UnitOfWork, event: dict) -> None:
+    """The deadlines service took `as_of_event` into account for this case."""
+    p = event["payload"]
+    store.mark_deadlines_scheduled(uow, p["case_id"], str(p["as_of_event"]))

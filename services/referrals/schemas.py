@@ -1,12 +1,30 @@
-"""Marshmallow schemas of the referrals service's RPC inputs and outputs."""
+"""Marshmallow schemas of the referrals service's RPC inputs and outputs.
+
+The gateway's OpenAPI document is generated from these, so what is validated is what is
+documented."""
 
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.referrals.lifecycle import (
+    ADVISERS,
+    ASSESS_OUTCOMES,
+    EXCEPTION_LIMBS,
+    MAX_NOTE_LENGTH,
+    PHASES,
+    REASSESSMENT_OUTCOMES,
+    REVIEW_OUTCOMES,
+    STATES,
+    STEP_TYPES,
+    TRIBUNAL_ORDERS,
+)
 from shared.events import LA_CODE, URN
 
 ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
+OUTCOMES = tuple(dict.fromkeys(ASSESS_OUTCOMES + REVIEW_OUTCOMES + REASSESSMENT_OUTCOMES))
+ORDERS = tuple(dict.fromkeys(o for orders in TRIBUNAL_ORDERS.values() for o in orders))
+MAX_PAGE = 200
 
 
 class Actor(Schema):
@@ -14,6 +32,7 @@ class Actor(Schema):
 
     sub = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    roles = fields.List(fields.String(), load_default=list)
     la_code = fields.String(load_default=None, allow_none=True)
     school_urn = fields.String(load_default=None, allow_none=True)
     source = fields.String(load_default=None, allow_none=True)
@@ -29,7 +48,8 @@ class Child(Schema):
 
 
 class ReferralRequest(Schema):
-    """POST /v1/referrals: a request for an EHC needs assessment."""
+    """POST /v1/referrals: a request for an EHC needs assessment. `received_on` may be in
+    the past (an LA importing its open caseload), never in the future."""
 
     class Meta:
         unknown = RAISE
@@ -42,12 +62,48 @@ class ReferralRequest(Schema):
     received_on = fields.Date(required=True)
 
 
+class StepRequest(Schema):
+    """POST /v1/referrals/{id}/events: one step of the case, dated `on`. Which other fields
+    a step needs depends on its type (see the API page); the lifecycle checks them."""
+
+    class Meta:
+        unknown = RAISE
+
+    type = fields.String(required=True, validate=validate.OneOf(STEP_TYPES))
+    on = fields.Date(required=True)
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES),
+                            metadata={"description": "decision_to_assess: assess|refuse; "
+                                      "review_decision: maintain|amend|cease; "
+                                      "reassessment_decided: reassess|refuse"})
+    adviser = fields.String(validate=validate.OneOf(ADVISERS),
+                            metadata={"description": "advice_requested / advice_received"})
+    school_urn = fields.String(validate=URN, metadata={
+        "description": "school_consulted / school_response_received; optional on "
+                       "final_plan_issued and amended_plan_issued (the school named)"})
+    transfer_year = fields.Integer(strict=True, validate=validate.Range(min=2000, max=9999),
+                                   metadata={"description": "phase_transfer"})
+    to_phase = fields.String(validate=validate.OneOf(PHASES),
+                             metadata={"description": "phase_transfer"})
+    limb = fields.String(validate=validate.OneOf(EXCEPTION_LIMBS),
+                         metadata={"description": "exception_started: Reg 5(4) limb a-d"})
+    note = fields.String(validate=validate.Length(max=MAX_NOTE_LENGTH),
+                         metadata={"description": "exception_started (kept in the case, "
+                                   "never sent in events)"})
+    exception_id = fields.String(validate=validate.Length(max=20),
+                                 metadata={"description": "exception_ended: the id given "
+                                           "when it started (e.g. exc-1)"})
+    la_code = fields.String(validate=LA_CODE, metadata={
+        "description": "transferred_out: LA moved to; transferred_in: LA moved from"})
+    order = fields.String(validate=validate.OneOf(ORDERS),
+                          metadata={"description": "tribunal_order"})
+
+
 class Referral(Schema):
     """A case as returned to callers allowed to see it."""
 
     id = fields.UUID()
-    reference = fields.String()
-    status = fields.String()
+    reference = fields.String(metadata={"example": "881-2026-00042"})
+    status = fields.String(validate=validate.OneOf(STATES))
     la_code = fields.String()
     school_urn = fields.String()
     requested_by = fields.String()
@@ -55,3 +111,62 @@ class Referral(Schema):
     child = fields.Nested(Child)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    last_step_on = fields.Date()
+    responsible_since = fields.Date()
+    advice_outstanding = fields.List(fields.String())
+    consultations_outstanding = fields.List(fields.String())
+    open_exceptions = fields.List(fields.String())
+    transferred_from = fields.String(allow_none=True)
+    transfer_year = fields.Integer(allow_none=True)
+    to_phase = fields.String(allow_none=True)
+    allowed_steps = fields.List(fields.String(), metadata={
+        "description": "the step types that may be recorded now"})
+    deadlines_up_to_date = fields.Boolean(metadata={
+        "description": "false while the deadlines service has not yet taken the case's "
+                       "latest event into account"})
+
+
+class Step(Schema):
+    """One recorded step of a case (its history)."""
+
+    id = fields.UUID()
+    seq = fields.Integer()
+    type = fields.String()
+    on = fields.Date()
+    data = fields.Dict()
+    status_after = fields.String(allow_none=True)
+    recorded_by = fields.String()
+    recorded_role = fields.String(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class StepRecorded(Schema):
+    """The answer to a recorded step: the step and the case's new state."""
+
+    step = fields.Nested(Step)
+    referral = fields.Nested(Referral)
+    status = fields.String()
+    allowed_steps = fields.List(fields.String())
+
+
+class ListFilters(Schema):
+    """Filters of the case index (the gateway adds deadline filters on top)."""
+
+    class Meta:
+        unknown = RAISE
+
+    status = fields.List(fields.String(validate=validate.OneOf(STATES)), load_default=list)
+    la_code = fields.String(validate=LA_CODE, load_default=None)
+    school_urn = fields.String(validate=URN, load_default=None)
+    adviser = fields.String(validate=validate.OneOf(ADVISERS), load_default=None)
+    reference = fields.String(validate=validate.Length(max=40), load_default=None)
+
+
+class AuditEntry(Schema):
+    id = fields.Integer()
+    actor_sub = fields.String()
+    actor_role = fields.String()
+    action = fields.String()
+    detail = fields.Dict()
+    source = fields.String(allow_none=True)
+    at = fields.AwareDateTime()

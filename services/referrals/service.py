@@ -6,7 +6,10 @@ from nameko.rpc import rpc
 
 from services.referrals import cases
 from shared.config import today
+from shared.consumer import event_consumer, handle_once
 from shared.service import Settings, Storage
+
+CONSUMER = "referrals"
 
 
 class ReferralsService:
@@ -24,5 +27,36 @@ class ReferralsService:
         return cases.get_referral(self.db, actor, case_id)
 
     @rpc
+    def record_step(self, actor: dict, case_id: str, body: dict,
+                    idempotency_key: str | None = None) -> dict:
+        return cases.record_step(self.db, actor, case_id, body, idempotency_key,
+                                 today(self.settings))
+
+    @rpc
+    def history(self, actor: dict, case_id: str) -> dict:
+        return cases.history(self.db, actor, case_id)
+
+    @rpc
+    def case_index(self, actor: dict, filters: dict) -> list[dict]:
+        return cases.case_index(self.db, actor, filters)
+
+    @rpc
+    def get_referrals(self, actor: dict, case_ids: list[str], action: str = "list") -> list[dict]:
+        return cases.get_referrals(self.db, actor, case_ids, action)
+
+    @rpc
+    def audit_trail(self, actor: dict, case_id: str, limit: int = 100,
+                    before: int | None = None) -> dict:
+        return cases.audit_trail(self.db, actor, case_id, limit, before)
+
+    @rpc
+    def timeliness(self, actor: dict, la_code: str, year: int) -> dict:
+        return cases.timeliness(self.db, actor, la_code, year)
+
+    @rpc
     def ping(self) -> str:
         return "pong"
+
+    @event_consumer(CONSUMER)
+    def handle_event(self, event: dict) -> None:
+        handle_once(self.db, CONSUMER, event, cases.on_deadline_scheduled)

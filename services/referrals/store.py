@@ -4,20 +4,61 @@ the gateway cannot leak a case."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields as dataclass_fields
+from datetime import date
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from services.referrals.lifecycle import CaseState
 from shared.db import UnitOfWork
 
+CASE_ROLES = ("school", "la_caseworker", "la_manager")
+MAX_INDEX = 20000  # cases one list may consider: far above any LA's caseload
 
-def visibility(actor: dict) -> tuple[str, tuple]:
-    """The WHERE clause limiting cases to the actor's tenancy."""
+
+def visibility(actor: dict, alias: str = "") -> tuple[str, tuple]:
+    """The WHERE clause limiting cases to the actor's tenancy: a school sees the cases of
+    its pupils (by URN, whatever their LA), LA staff every case of their LA, others none."""
+    col = f"{alias}." if alias else ""
     role = actor["role"]
     if role == "school" and actor.get("school_urn"):
-        return "school_urn = %s", (actor["school_urn"],)
+        return f"{col}school_urn = %s", (actor["school_urn"],)
     if role in ("la_caseworker", "la_manager") and actor.get("la_code"):
-        return "la_code = %s", (actor["la_code"],)
+        return f"{col}la_code = %s", (actor["la_code"],)
     return "false", ()
+
+
+# --- the lifecycle state as JSON ----------------------------------------------------------
+
+_DATE_FIELDS = ("received_on", "last_step_on", "responsible_since")
+_SET_FIELDS = ("advice_outstanding", "advice_requested", "consultations_outstanding",
+               "open_exceptions")
+
+
+def state_to_json(state: CaseState) -> dict:
+    out: dict[str, Any] = {}
+    for f in dataclass_fields(CaseState):
+        value = getattr(state, f.name)
+        if f.name in _SET_FIELDS:
+            value = sorted(value)
+        elif f.name in _DATE_FIELDS:
+            value = value.isoformat()
+        out[f.name] = value
+    return out
+
+
+def state_from_json(raw: dict) -> CaseState:
+    known = {f.name for f in dataclass_fields(CaseState)}
+    values = {k: v for k, v in raw.items() if k in known}
+    for name in _DATE_FIELDS:
+        values[name] = date.fromisoformat(values[name])
+    for name in _SET_FIELDS:
+        values[name] = frozenset(values.get(name) or ())
+    return CaseState(**values)
+
+
+# --- cases --------------------------------------------------------------------------------
 
 
 def next_reference_number(uow: UnitOfWork, la_code: str, year: int) -> int:
@@ -32,42 +73,164 @@ def find_by_idempotency_key(uow: UnitOfWork, key: str) -> dict | None:
     return uow.execute("SELECT * FROM cases WHERE idempotency_key = %s", (key,)).fetchone()
 
 
-def insert_case(uow: UnitOfWork, *, case_id: uuid.UUID, reference: str, status: str,
-                request: dict, created_by: str, idempotency_key: str | None) -> dict:
+def insert_case(uow: UnitOfWork, *, case_id: uuid.UUID, reference: str, state: CaseState,
+                request: dict, created_by: str, idempotency_key: str | None,
+                event_id: str) -> dict:
     child = request["child"]
     return uow.execute(
         "INSERT INTO cases (id, reference, la_code, school_urn, status, received_on, "
         "requested_by, child_given_name, child_family_name, child_date_of_birth, created_by, "
-        "idempotency_key) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING *",
-        (case_id, reference, request["la_code"], request["school_urn"], status,
+        "idempotency_key, state, last_step_on, deadlines_pending) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,ARRAY[%s::uuid]) RETURNING *",
+        (case_id, reference, request["la_code"], request["school_urn"], state.status,
          request["received_on"], request["requested_by"], child["given_name"],
-         child["family_name"], child["date_of_birth"], created_by, idempotency_key),
+         child["family_name"], child["date_of_birth"], created_by, idempotency_key,
+         Jsonb(state_to_json(state)), state.last_step_on, event_id),
     ).fetchone()
 
 
-def get_case(uow: UnitOfWork, actor: dict, case_id: str) -> dict | None:
+def get_case(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = False,
+             ) -> dict | None:
     where, params = visibility(actor)
-    return uow.execute(f"SELECT * FROM cases WHERE id = %s AND {where}",
+    lock = " FOR UPDATE" if for_update else ""
+    return uow.execute(f"SELECT * FROM cases WHERE id = %s AND {where}{lock}",
                        (case_id, *params)).fetchone()
 
 
+def get_cases(uow: UnitOfWork, actor: dict, case_ids: list[str]) -> list[dict]:
+    where, params = visibility(actor)
+    return uow.execute(f"SELECT * FROM cases WHERE id = ANY(%s::uuid[]) AND {where}",
+                       (case_ids, *params)).fetchall()
+
+
+def update_case_state(uow: UnitOfWork, case_id, state: CaseState, event_id: str) -> dict:
+    return uow.execute(
+        "UPDATE cases SET status = %s, school_urn = %s, state = %s, advice_outstanding = %s, "
+        "last_step_on = %s, updated_at = now(), "
+        "deadlines_pending = array_append(deadlines_pending, %s::uuid) "
+        "WHERE id = %s RETURNING *",
+        (state.status, state.school_urn, Jsonb(state_to_json(state)),
+         sorted(state.advice_outstanding), state.last_step_on, event_id, case_id)).fetchone()
+
+
+def index(conn, actor: dict, filters: dict) -> list[dict]:
+    """Every case the actor may see that matches the filters: codes and dates only (no
+    personal data), for the gateway to join with deadlines before it pages."""
+    where, params = visibility(actor)
+    clauses, args = [where], list(params)
+    if filters.get("status"):
+        clauses.append("status = ANY(%s)")
+        args.append(list(filters["status"]))
+    for column in ("la_code", "school_urn", "reference"):
+        if filters.get(column):
+            clauses.append(f"{column} = %s")
+            args.append(filters[column])
+    if filters.get("adviser"):
+        clauses.append("%s = ANY(advice_outstanding)")
+        args.append(filters["adviser"])
+    return conn.execute(
+        "SELECT id, reference, status, la_code, school_urn, received_on FROM cases "
+        f"WHERE {' AND '.join(clauses)} ORDER BY received_on, id LIMIT %s",
+        (*args, MAX_INDEX)).fetchall()
+
+
+def mark_deadlines_scheduled(uow: UnitOfWork, case_id, event_id) -> None:
+    uow.execute("UPDATE cases SET deadlines_pending = array_remove(deadlines_pending, %s::uuid) "
+                "WHERE id = %s", (event_id, case_id))
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+def find_step_by_idempotency_key(uow: UnitOfWork, key: str) -> dict | None:
+    return uow.execute("SELECT * FROM case_steps WHERE idempotency_key = %s", (key,)).fetchone()
+
+
+def insert_step(uow: UnitOfWork, *, step_id: uuid.UUID, case_id, step_type: str, on: date,
+                data: dict, actor: dict, status_after: str, event_id: str,
+                idempotency_key: str | None) -> dict:
+    return uow.execute(
+        "INSERT INTO case_steps (id, case_id, seq, type, on_date, data, recorded_by, "
+        "recorded_role, status_after, event_id, idempotency_key) "
+        "SELECT %s, %s, coalesce(max(seq), 0) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
+        "FROM case_steps WHERE case_id = %s RETURNING *",
+        (step_id, case_id, step_type, on, Jsonb(data), actor["sub"], actor["role"],
+         status_after, event_id, idempotency_key, case_id)).fetchone()
+
+
+def steps_of_case(uow: UnitOfWork, case_id) -> list[dict]:
+    return uow.execute("SELECT * FROM case_steps WHERE case_id = %s ORDER BY seq",
+                       (case_id,)).fetchall()
+
+
+def steps_for_figures(conn, la_code: str) -> tuple[list[dict], list[dict]]:
+    """The LA's cases (receipt dates) and the steps the timeliness figures count."""
+    cases = conn.execute("SELECT id, received_on FROM cases WHERE la_code = %s",
+                         (la_code,)).fetchall()
+    steps = conn.execute(
+        "SELECT s.case_id, s.seq, s.type, s.on_date, s.data FROM case_steps s "
+        "JOIN cases c ON c.id = s.case_id WHERE c.la_code = %s AND s.type = ANY(%s) "
+        "ORDER BY s.case_id, s.seq",
+        (la_code, ["decision_to_assess", "final_plan_issued", "exception_started"])).fetchall()
+    return cases, steps
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
 def audit(uow: UnitOfWork, actor: dict, action: str, case_id: object = None,
-          detail: dict | None = None) -> None:
+          detail: dict | None = None, la_code: str | None = None) -> None:
     uow.execute(
-        "INSERT INTO audit_log (case_id, actor_sub, actor_role, action, detail, source) "
-        "VALUES (%s, %s, %s, %s, %s, %s)",
-        (case_id, actor["sub"], actor["role"], action, Jsonb(detail or {}), actor.get("source")))
+        "INSERT INTO audit_log (case_id, actor_sub, actor_role, action, detail, source, la_code) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (case_id, actor["sub"], actor["role"], action, Jsonb(detail or {}), actor.get("source"),
+         la_code))
+
+
+def audit_many(uow: UnitOfWork, actor: dict, action: str, cases: list[dict]) -> None:
+    """One audit row per case shown, in one statement."""
+    if not cases:
+        return
+    uow.execute(
+        "INSERT INTO audit_log (case_id, actor_sub, actor_role, action, source, la_code) "
+        "SELECT unnest(%s::uuid[]), %s, %s, %s, %s, unnest(%s::text[])",
+        ([c["id"] for c in cases], actor["sub"], actor["role"], action, actor.get("source"),
+         [c["la_code"] for c in cases]))
+
+
+def audit_trail(uow: UnitOfWork, case_id, limit: int, before_id: int | None) -> list[dict]:
+    return uow.execute(
+        "SELECT id, actor_sub, actor_role, action, detail, source, at FROM audit_log "
+        "WHERE case_id = %s AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+        (case_id, before_id, before_id, limit)).fetchall()
+
+
+# --- output -------------------------------------------------------------------------------
 
 
 def as_referral(row: dict) -> dict:
-    return {
+    state = state_from_json(row["state"]) if row.get("state") else None
+    out = {
         "id": row["id"], "reference": row["reference"], "status": row["status"],
         "la_code": row["la_code"], "school_urn": row["school_urn"],
         "requested_by": row["requested_by"], "received_on": row["received_on"],
         "child": {"given_name": row["child_given_name"], "family_name": row["child_family_name"],
                   "date_of_birth": row["child_date_of_birth"]},
         "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "deadlines_up_to_date": not row.get("deadlines_pending"),
     }
+    if state is not None:
+        out.update({
+            "last_step_on": state.last_step_on,
+            "responsible_since": state.responsible_since,
+            "advice_outstanding": sorted(state.advice_outstanding),
+            "consultations_outstanding": sorted(state.consultations_outstanding),
+            "open_exceptions": sorted(state.open_exceptions),
+            "transferred_from": state.transferred_from or None,
+            "transfer_year": state.transfer_year,
+            "to_phase": state.to_phase or None,
+        })
+    return out
 
 
 def is_valid_uuid(value: str) -> bool:
@@ -76,4 +239,3 @@ def is_valid_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-

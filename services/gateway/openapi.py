@@ -1,0 +1,256 @@
+"""The OpenAPI 3 document of the public API, generated (apispec) from the marshmallow
+schemas that validate requests, and a plain HTML page of it for people.
+
+OPERATIONS is the one list of the API's operations: the document, the API page and the
+gateway's 404/405 answers are all derived from it, so a route cannot go undocumented
+without a test noticing (tests compare it with the routes nameko serves)."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
+
+from services.gateway import schemas as gs
+from services.referrals import schemas as rs
+
+PUBLIC = ()  # roles tuple meaning: no token needed
+CASE_ROLES = ("school", "la_caseworker", "la_manager")
+LA_ROLES = ("la_caseworker", "la_manager")
+ALL_ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    roles: tuple[str, ...]
+    ok: tuple[int, type[Schema] | None] = (200, None)
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    errors: tuple[int, ...] = (401, 503)
+    description: str = ""
+    headers: tuple[str, ...] = ()
+    content_type: str = "application/json"
+    extra: dict = field(default_factory=dict)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("post", "/v1/referrals", "Submit a request for an EHC needs assessment",
+              "cases", ("school",) + LA_ROLES, (201, rs.Referral), body=rs.ReferralRequest,
+              errors=(400, 401, 403, 415, 422, 503), headers=("Idempotency-Key",),
+              description="A school submits for its own pupils (any home LA); LA staff for "
+              "their LA, also to import an open caseload with past dates. The answer has the "
+              "case's `id`, its regional `reference` and its `status`."),
+    Operation("get", "/v1/referrals", "List the cases you may see", "cases", CASE_ROLES,
+              (200, gs.ReferralList), query=gs.ReferralListQuery,
+              errors=(401, 403, 422, 503),
+              description="Filters by state, school, LA, outstanding adviser and next "
+              "deadline; sorted by next due date by default; pages with `cursor`."),
+    Operation("get", "/v1/referrals/{id}", "Read a case", "cases", CASE_ROLES,
+              (200, rs.Referral), errors=(401, 404, 503)),
+    Operation("post", "/v1/referrals/{id}/events", "Record a step of the case", "cases",
+              CASE_ROLES, (201, rs.StepRecorded), body=rs.StepRequest,
+              errors=(400, 401, 403, 404, 409, 415, 422, 503), headers=("Idempotency-Key",),
+              description="409 when the step is not allowed from the case's state (the "
+              "problem names the state and the allowed steps); 422 when a field is wrong, "
+              "including a date before the request's receipt, in the future or before the "
+              "case's last step. A refused step changes nothing. Schools may record only "
+              "their own advice (`advice_received`, adviser `school`) and their own reply to a "
+              "consultation (`school_response_received`)."),
+    Operation("get", "/v1/referrals/{id}/events", "The case's recorded steps", "cases",
+              CASE_ROLES, (200, gs.History), errors=(401, 404, 503)),
+    Operation("get", "/v1/referrals/{id}/deadlines", "The case's statutory deadlines", "cases",
+              CASE_ROLES, (200, gs.CaseDeadlines), errors=(401, 404, 503),
+              description="Computed asynchronously: `deadlines_up_to_date` is false while the "
+              "case's latest event is not yet reflected."),
+    Operation("get", "/v1/referrals/{id}/audit", "Who read or changed the case", "cases",
+              ("la_manager",), (200, gs.AuditTrail), query=gs.AuditQuery,
+              errors=(401, 403, 404, 422, 503)),
+    Operation("get", "/v1/deadlines", "Deadlines across your cases", "deadlines", CASE_ROLES,
+              (200, gs.DeadlineList), query=gs.DeadlineListQuery,
+              errors=(401, 403, 422, 503)),
+    Operation("get", "/v1/alerts", "Your alerts inbox", "alerts", CASE_ROLES,
+              (200, gs.AlertList), query=gs.AlertQuery, errors=(401, 403, 422, 503)),
+    Operation("post", "/v1/alerts/{id}/read", "Mark an alert read", "alerts", CASE_ROLES,
+              (200, None), errors=(401, 403, 404, 503)),
+    Operation("get", "/v1/reports/timeliness", "Timeliness figures of your LA", "reports",
+              ("la_manager",), (200, gs.Timeliness), query=gs.TimelinessQuery,
+              errors=(401, 403, 422, 503),
+              description="SEN2-style: decisions within 6 weeks, new plans within 20 weeks "
+              "(with and without exceptions), average weeks to issue, for a calendar year."),
+    Operation("get", "/v1/las", "Local authorities of the region", "region", ALL_ROLES,
+              (200, gs.LaList), errors=(401, 503)),
+    Operation("post", "/v1/las", "Add or rename a local authority", "region",
+              ("region_admin",), (201, gs.LocalAuthority), body=gs.LocalAuthority,
+              errors=(400, 401, 403, 415, 422, 503)),
+    Operation("get", "/v1/schools", "Schools of the region", "region", ALL_ROLES,
+              (200, gs.SchoolList), errors=(401, 503)),
+    Operation("post", "/v1/schools", "Add or update a school (by URN)", "region",
+              ("region_admin",), (201, gs.School), body=gs.School,
+              errors=(400, 401, 403, 415, 422, 503)),
+    Operation("get", "/v1/users", "Users of the region", "region", ("region_admin",),
+              (200, gs.UserList), errors=(401, 403, 503)),
+    Operation("post", "/v1/users", "Add or update a user", "region", ("region_admin",),
+              (201, gs.User), body=gs.User, errors=(400, 401, 403, 415, 422, 503)),
+    Operation("post", "/v1/users/{id}/disable", "Disable a user: their tokens stop working",
+              "region", ("region_admin",), (200, gs.User), errors=(401, 403, 404, 503)),
+    Operation("post", "/v1/users/{id}/enable", "Enable a user again", "region",
+              ("region_admin",), (200, gs.User), errors=(401, 403, 404, 503)),
+    Operation("post", "/v1/users/{id}/token", "Issue a token for a user (local signing)",
+              "region", ("region_admin",), (201, gs.UserToken), errors=(401, 403, 404, 409, 503)),
+    Operation("get", "/v1/metrics", "The gateway's Prometheus metrics", "operations", ("ops",),
+              (200, None), errors=(401, 403), content_type="text/plain"),
+    Operation("get", "/healthz", "Liveness", "operations", PUBLIC, (200, gs.Health), errors=()),
+    Operation("get", "/readyz", "Readiness: broker and database reachable", "operations",
+              PUBLIC, (200, gs.Health), errors=(503,)),
+    Operation("get", "/v1/openapi.json", "This document", "operations", PUBLIC, (200, None),
+              errors=()),
+    Operation("get", "/v1/docs", "The API page", "operations", PUBLIC, (200, None), errors=(),
+              content_type="text/html"),
+)
+
+_ERROR_TEXT = {400: "Malformed request", 401: "Missing, expired or invalid token",
+               403: "Your role may not do this", 404: "Not found (or not yours)",
+               409: "Not allowed in the current state", 415: "Send application/json",
+               422: "Invalid fields (problem+json with an `errors` list)",
+               503: "A backing service is down or did not answer in time"}
+
+
+def _path_regex(template: str) -> re.Pattern:
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+_PATHS = [(_path_regex(op.path), op) for op in OPERATIONS]
+
+
+def methods_of(path: str) -> set[str]:
+    """The methods the API serves at a concrete path (empty: no such path)."""
+    return {op.method.upper() for regex, op in _PATHS if regex.match(path)}
+
+
+def build_spec(server_url: str = "") -> dict:
+    spec = APISpec(
+        title="EHCP Tracker API", version="1.0.0", openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": (
+            "Requests for EHC needs assessments and the cases that follow them, for the "
+            "schools and local authorities of one region. Authenticate with a bearer token "
+            "(JWT). A case you may not see answers 404. Every error is problem+json "
+            "(RFC 9457).")},
+        servers=[{"url": server_url}] if server_url else [])
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Problem", schema=gs.ProblemSchema)
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        operation: dict = {"summary": op.summary, "tags": [op.tag],
+                           "operationId": f"{op.method}_{re.sub(r'[^a-z0-9]+', '_', op.path)}"
+                           .strip("_")}
+        if op.description or op.roles:
+            roles = ", ".join(op.roles) if op.roles else "anyone (no token)"
+            operation["description"] = f"{op.description}\n\nRoles: {roles}.".strip()
+        parameters: list = []
+        if "{id}" in op.path:
+            parameters.append({"in": "path", "name": "id", "required": True,
+                               "schema": {"type": "string",
+                                          **({} if "/users/" in op.path else
+                                             {"format": "uuid"})}})
+        if op.query is not None:
+            parameters.append({"in": "query", "schema": op.query})
+        for header in op.headers:
+            parameters.append({"in": "header", "name": header, "required": False,
+                               "schema": {"type": "string", "maxLength": 200}})
+        if parameters:
+            operation["parameters"] = parameters
+        if op.body is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": op.body}}}
+        status, schema = op.ok
+        ok: dict = {"description": "OK"}
+        if schema is not None:
+            ok["content"] = {op.content_type: {"schema": schema}}
+        elif op.content_type != "application/json" or op.path.endswith("openapi.json"):
+            ok["content"] = {op.content_type: {"schema": {"type": "string"}
+                                               if op.content_type != "application/json"
+                                               else {"type": "object"}}}
+        else:
+            ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        responses = {str(status): ok}
+        for code in op.errors:
+            responses[str(code)] = {"description": _ERROR_TEXT[code], "content": {
+                "application/problem+json": {"schema": "Problem"}}}
+        operation["responses"] = responses
+        operation["security"] = [{"bearer": []}] if op.roles else []
+        paths.setdefault(op.path, {})[op.method] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def api_page(spec: dict) -> str:
+    """The human-readable API page: one section per operation, no scripts, no CDN."""
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+           f"<title>{html.escape(spec['info']['title'])}</title><style>"
+           "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+           "padding:0 1rem;line-height:1.45}code,pre{background:#f4f4f4;padding:0 .2rem}"
+           "h2{margin-top:2rem;border-bottom:1px solid #ccc}.m{font-weight:bold;"
+           "text-transform:uppercase;margin-right:.5rem}table{border-collapse:collapse}"
+           "td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}</style></head>"
+           f"<body><h1>{html.escape(spec['info']['title'])}</h1>"
+           f"<p>{html.escape(spec['info']['description'])}</p>"
+           "<p>Machine-readable: <a href='/v1/openapi.json'>/v1/openapi.json</a> "
+           "(OpenAPI 3).</p>"]
+    schemas = spec.get("components", {}).get("schemas", {})
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            out.append(f"<h2><span class='m'>{method}</span><code>{html.escape(path)}"
+                       f"</code></h2><p>{html.escape(op.get('summary', ''))}</p>")
+            if op.get("description"):
+                out.append(f"<p>{html.escape(op['description'])}</p>")
+            params = op.get("parameters", [])
+            if params:
+                out.append("<table><tr><th>parameter</th><th>in</th><th>type</th>"
+                           "<th>about</th></tr>")
+                for p in params:
+                    s = p.get("schema", {})
+                    kind = s.get("type", "") + (f" ({s['format']})" if "format" in s else "")
+                    if "enum" in s or "enum" in s.get("items", {}):
+                        kind += ": " + ", ".join(s.get("enum") or s["items"]["enum"])
+                    out.append(f"<tr><td><code>{html.escape(p['name'])}</code></td>"
+                               f"<td>{p['in']}</td><td>{html.escape(kind)}</td>"
+                               f"<td>{html.escape(p.get('description', ''))}</td></tr>")
+                out.append("</table>")
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if body:
+                out.append("<p>Body:</p>" + _schema_table(body["schema"], schemas))
+            codes = ", ".join(f"{c} {html.escape(r['description'])}"
+                              for c, r in op["responses"].items())
+            out.append(f"<p>Answers: {codes}</p>")
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _schema_table(schema: dict, schemas: dict) -> str:
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    required = set(schema.get("required", []))
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        if "$ref" in prop:
+            kind = prop["$ref"].rsplit("/", 1)[-1]
+        else:
+            kind = prop.get("type", "") + (f" ({prop['format']})" if "format" in prop else "")
+            if "enum" in prop:
+                kind += ": " + ", ".join(str(e) for e in prop["enum"])
+        about = prop.get("description", "")
+        rows.append(f"<tr><td><code>{html.escape(name)}</code>{' *' if name in required else ''}"
+                    f"</td><td>{html.escape(kind)}</td><td>{html.escape(about)}</td></tr>")
+    return ("<table><tr><th>field</th><th>type</th><th>about</th></tr>" + "".join(rows)
+            + "</table>")

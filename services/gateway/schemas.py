@@ -1,0 +1,260 @@
+"""Marshmallow schemas of the public API that the gateway itself validates or assembles:
+query strings, lists, the region directory. Request bodies of cases are the referrals
+service's schemas (services/referrals/schemas.py); both feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from services.referrals.lifecycle import ADVISERS, STATES
+from services.referrals.schemas import MAX_PAGE, ROLES, Referral, Step
+from shared.events import LA_CODE, MILESTONE_STATUS, URN
+
+SORTS = ("next_due", "received_on", "reference")
+
+
+class Query(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a cache-buster or tracking parameter is not an error
+
+
+class ReferralListQuery(Query):
+    status = fields.List(fields.String(validate=validate.OneOf(STATES)), metadata={
+        "description": "one or more states (repeat the parameter or separate by commas)"})
+    la_code = fields.String(validate=LA_CODE)
+    school_urn = fields.String(validate=URN)
+    adviser = fields.String(validate=validate.OneOf(ADVISERS), metadata={
+        "description": "cases with advice outstanding from this adviser"})
+    reference = fields.String(validate=validate.Length(min=1, max=40))
+    due_within = fields.Integer(validate=validate.Range(min=0, max=3650), metadata={
+        "description": "cases whose next deadline falls within N days (overdue included)"})
+    overdue = fields.Boolean(metadata={
+        "description": "true: only cases with a deadline passed; false: only others"})
+    sort = fields.String(load_default="next_due", validate=validate.OneOf(SORTS))
+    cursor = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class DeadlineListQuery(Query):
+    status = fields.List(fields.String(validate=validate.OneOf(MILESTONE_STATUS + ("open",))),
+                         metadata={"description": "milestone statuses; `open` = pending, "
+                                   "breached or under exception"})
+    due_before = fields.Date(metadata={"description": "deadlines due on or before this day"})
+    la_code = fields.String(validate=LA_CODE)
+    school_urn = fields.String(validate=URN)
+    milestone = fields.String(validate=validate.Length(min=1, max=60))
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class TimelinessQuery(Query):
+    la_code = fields.String(validate=LA_CODE, metadata={"description": "default: your LA"})
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "calendar year; default: this year"})
+
+
+class AuditQuery(Query):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
+    before = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "next_before of the previous page"})
+
+
+class AlertQuery(Query):
+    unread = fields.Boolean(load_default=False)
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class ProblemField(Schema):
+    field = fields.String()
+    message = fields.String()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details (application/problem+json)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Nested(ProblemField), metadata={
+        "description": "validation errors: one per field (dotted path)"})
+    current_state = fields.String(metadata={"description": "409: the case's state"})
+    allowed_steps = fields.List(fields.String(), metadata={
+        "description": "409: the steps allowed from the current state"})
+
+
+class Deadline(Schema):
+    milestone = fields.String(metadata={"example": "final_plan"})
+    rule = fields.String(metadata={"example": "A6"})
+    regulation = fields.String()
+    due_on = fields.Date()
+    adjusted_due_on = fields.Date(allow_none=True)
+    status = fields.String(validate=validate.OneOf(MILESTONE_STATUS))
+    met_on = fields.Date(allow_none=True)
+
+
+class NextDeadline(Schema):
+    milestone = fields.String()
+    due_on = fields.Date(metadata={"description": "adjusted target if an exception applies"})
+    status = fields.String()
+    overdue = fields.Boolean()
+
+
+class ReferralListItem(Referral):
+    next_deadline = fields.Nested(NextDeadline, allow_none=True)
+
+
+class ReferralList(Schema):
+    items = fields.List(fields.Nested(ReferralListItem))
+    count = fields.Integer(metadata={"description": "cases matching the filters"})
+    next_cursor = fields.String(allow_none=True)
+
+
+class CaseDeadlines(Schema):
+    case_id = fields.UUID()
+    reference = fields.String()
+    deadlines_up_to_date = fields.Boolean(metadata={
+        "description": "false while the case's latest event is not yet reflected"})
+    deadlines = fields.List(fields.Nested(Deadline))
+
+
+class DeadlineListItem(Deadline):
+    case_id = fields.UUID()
+    reference = fields.String()
+    la_code = fields.String()
+    school_urn = fields.String()
+    overdue = fields.Boolean()
+
+
+class DeadlineList(Schema):
+    items = fields.List(fields.Nested(DeadlineListItem))
+    count = fields.Integer()
+    next_cursor = fields.String(allow_none=True)
+
+
+class History(Schema):
+    case_id = fields.UUID()
+    reference = fields.String()
+    steps = fields.List(fields.Nested(Step))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    actor_sub = fields.String()
+    actor_role = fields.String()
+    action = fields.String()
+    detail = fields.Dict()
+    source = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class AuditTrail(Schema):
+    case_id = fields.UUID()
+    reference = fields.String()
+    entries = fields.List(fields.Nested(AuditEntrySchema))
+    next_before = fields.Integer(allow_none=True)
+
+
+class Alert(Schema):
+    id = fields.UUID()
+    case_id = fields.UUID()
+    reference = fields.String()
+    milestone = fields.String()
+    kind = fields.String()
+    due_on = fields.Date()
+    title = fields.String()
+    link = fields.String()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+    read = fields.Boolean()
+
+
+class AlertList(Schema):
+    alerts = fields.List(fields.Nested(Alert))
+
+
+class DecisionFigures(Schema):
+    made = fields.Integer()
+    to_assess = fields.Integer()
+    refused = fields.Integer()
+    within_6_weeks = fields.Integer()
+    within_6_weeks_percent = fields.Float(allow_none=True)
+
+
+class PlanFigures(Schema):
+    issued = fields.Integer()
+    within_20_weeks = fields.Integer()
+    within_20_weeks_percent = fields.Float(allow_none=True)
+    excluding_exceptions = fields.Integer()
+    within_20_weeks_excluding_exceptions = fields.Integer()
+    within_20_weeks_excluding_exceptions_percent = fields.Float(allow_none=True)
+    over_20_weeks_under_a_year = fields.Integer()
+    over_a_year = fields.Integer()
+    average_weeks_to_issue = fields.Float(allow_none=True)
+
+
+class Timeliness(Schema):
+    la_code = fields.String()
+    year = fields.Integer()
+    requests_received = fields.Integer()
+    decisions_to_assess = fields.Nested(DecisionFigures)
+    plans_issued = fields.Nested(PlanFigures)
+
+
+# --- the region's directory ---------------------------------------------------------------
+
+
+class LocalAuthority(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    la_code = fields.String(required=True, validate=LA_CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class School(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    urn = fields.String(required=True, validate=URN)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    la_code = fields.String(required=True, validate=LA_CODE)
+
+
+class User(Schema):
+    """A member of staff known to the region (no child data). Disabling one makes every
+    token of that subject fail with 401 at once."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    sub = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    la_code = fields.String(load_default=None, allow_none=True, validate=LA_CODE)
+    school_urn = fields.String(load_default=None, allow_none=True, validate=URN)
+    active = fields.Boolean(dump_only=True)
+
+
+class UserToken(Schema):
+    token = fields.String()
+    expires_in = fields.Integer()
+
+
+class LaList(Schema):
+    items = fields.List(fields.Nested(LocalAuthority))
+
+
+class SchoolList(Schema):
+    items = fields.List(fields.Nested(School))
+
+
+class UserList(Schema):
+    items = fields.List(fields.Nested(User))
+
+
+class Health(Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
