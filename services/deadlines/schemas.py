@@ -56,7 +56,7 @@ class DeadlineFilters(Schema):
     school_urns = fields.List(fields.String(validate=URN), validate=validate.Length(max=1000))
     case_ids = fields.List(fields.UUID(), validate=validate.Length(max=1000))
     rules = fields.List(fields.String(validate=validate.Length(max=40)))
-    status = fields.Raw()  # one status or a list of them, checked below
+    status = fields.Raw(validate=lambda v: _statuses(v))  # one status or a list of them
     open_only = fields.Boolean(load_default=False)
     due_before = fields.Date()
     due_within_days = fields.Integer(validate=validate.Range(min=0, max=3660))
@@ -64,16 +64,12 @@ class DeadlineFilters(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
-    @validates_schema
-    def _status(self, data, **kw):
-        status = data.get("status")
-        if status is None:
-            return
-        items = [status] if isinstance(status, str) else status
-        if not isinstance(items, list) or any(s not in MILESTONE_STATUS for s in items):
-            raise ValidationError(f"must be one or more of {', '.join(MILESTONE_STATUS)}",
-                                  "status")
-        data["status"] = items
+
+def _statuses(value: object) -> bool:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or any(s not in MILESTONE_STATUS for s in items):
+        raise ValidationError(f"must be one or more of {', '.join(MILESTONE_STATUS)}")
+    return True
 
 
 def load(schema: Schema, data: object, prefix: str = "") -> dict:
