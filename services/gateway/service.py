@@ -14,6 +14,7 @@ from services.gateway.http import endpoint, json_response
 from services.gateway.routes_alerts import AlertRoutes
 from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
+from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
 from shared.problems import Problem
@@ -35,7 +36,8 @@ class Auth(DependencyProvider):
         return self.authenticator
 
 
-class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes):
+class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
+                     NotificationRoutes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 
