@@ -1,0 +1,18 @@
+"""One running system for every module of the public API's tests (starting the four
+services once, not per module, keeps the suite fast). Its clock is pinned (NOW) so that
+a case can be walked from a request in January 2026 to its annual review in 2027."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.processes import System
+
+TODAY = "2027-06-30"
+
+
+@pytest.fixture(scope="package")
+def system(infra, tmp_path_factory):
+    system = System(infra, tmp_path_factory.mktemp("api-logs"), extra_env={"NOW": TODAY}).start()
+    yield system
+    system.stop()
