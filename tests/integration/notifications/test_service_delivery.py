@@ -15,7 +15,7 @@ from icalendar import Calendar
 from shared.events import new_event
 from tests.support.api import Api as BaseApi
 from tests.support.api import token
-from tests.support.bus import publish
+from tests.support.bus import publish, referral_received
 from tests.support.channels import Receiver, SmtpServer, free_port
 from tests.support.processes import ServiceProcess, System, wait_for
 
@@ -49,7 +49,8 @@ def env(infra, tmp_path_factory):
              "SMTP_FROM": "alerts@ehcp.example", "SMTP_TIMEOUT": "1", "WEBHOOK_TIMEOUT": "1",
              "NOTIFY_POLL_SECONDS": "0.1", "NOTIFY_RETRY_BASE_SECONDS": "0.2",
              "NOTIFY_RETRY_CAP_SECONDS": "0.5", "NOTIFY_MAX_ATTEMPTS": "40",
-             "NOTIFY_LEASE_SECONDS": "3", "DIGEST_POLL_SECONDS": "0.2", "NOW": DAY1}
+             "NOTIFY_LEASE_SECONDS": "3", "DIGEST_POLL_SECONDS": "0.2", "NOW": DAY1,
+             "SWEEP_SECONDS": "0.5"}
     log_dir = tmp_path_factory.mktemp("logs")
     system = System(infra, log_dir, extra_env=extra).start()
     system.log_dir = log_dir
@@ -356,3 +357,41 @@ def test_directory_permissions_validation_and_revocation(env, admin, directory):
     temp = admin.post("/v1/recipients", body).json()
     assert admin.delete(f"/v1/recipients/{temp['id']}").status_code == 204
     assert admin.get(f"/v1/recipients/{temp['id']}").status_code == 404
+
+
+def test_real_deadlines_flow_with_the_clock_moved_forward(env, infra, admin):
+    """A request received on 5 January; the deadlines service's clock then moves to 17
+    February, the day after the 6-week decision was due: its sweep emits the decision's
+    alerts, which reach the school's SENCo once each, by email and in the inbox."""
+    system, smtp, _ = env
+    deadlines = system.services["deadlines"]
+    senco = "senco@590007.example"
+    created = admin.post("/v1/recipients", {
+        "kind": "school", "la_code": "907", "school_urn": "590007", "name": "Flow School",
+        "emails": [senco], "channels": ["email"]})
+    assert created.status_code == 201, created.text
+    school = Api(system.url, token("school", school_urn="590007"))
+    event = referral_received("907-2026-00007", school_urn="590007", la_code="907",
+                              received_on=date(2026, 1, 5))
+    case_id = str(event["payload"]["case_id"])
+    deadlines.stop()
+    deadlines.start(extra_env={"NOW": "2026-01-05"})
+    try:
+        publish(infra.amqp_uri, event)
+        publish(infra.amqp_uri, event)
+        wait_for(lambda: inbox(school, case_id))  # scheduled: the clock has started
+        deadlines.stop()
+        deadlines.start(extra_env={"NOW": "2026-02-17"})
+        overdue = "Overdue: Decision whether to assess (6 weeks) for case 907-2026-00007"
+        wait_for(lambda: any(m["subject"].startswith(overdue) for m in smtp.sink.to(senco)),
+                 timeout=30)
+        wait_for(lambda: drained(infra))
+    finally:
+        deadlines.stop()
+        deadlines.start()
+    subjects = [m["subject"] for m in smtp.sink.to(senco)]
+    assert len(subjects) == len(set(subjects))  # each alert once
+    assert len([s for s in subjects if s.startswith(overdue)]) == 1
+    kinds = [a["kind"] for a in inbox(school, case_id) if a["milestone"] == "decision_to_assess"]
+    assert kinds.count("breached") == 1
+    print(f"\nreal flow emails: {subjects}")
