@@ -53,12 +53,13 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
     # helpers ---------------------------------------------------------------
     def _actor(self, request, roles: tuple[str, ...] = openapi.ALL_ROLES,
                hide: bool = False) -> dict:
-        """The verified caller. A role outside `roles` gets 403, or 404 when `hide` (a
-        case route: even its existence is not for them)."""
+        """The verified caller. A caller with none of `roles` gets 403, or 404 when `hide`
+        (a case route: even its existence is not for them). Which cases a caller sees is
+        decided by its primary role (`role`), never by the others it holds."""
         actor = self.auth.authenticate(request.headers.get("Authorization"))
         if self._disabled(actor["sub"]):
             raise Problem(401, "Unauthorized", "This account is disabled.")
-        if actor["role"] not in roles:
+        if not set(actor["roles"]) & set(roles):
             if hide:
                 raise Problem(404, "Not found", "No such case.")
             raise Problem(403, "Forbidden", "Your role may not do this.")

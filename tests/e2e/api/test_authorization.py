@@ -1,0 +1,243 @@
+"""The authorization matrix: every endpoint × every role × own tenant / other LA / other
+school, with the exact status expected, and nothing of the case leaking to an outsider in
+a list, a count or an error body.
+
+Tenants: LA 951 (schools 951001, 951002) and LA 952 (school 952001). The case under test
+belongs to LA 951 and school 951001."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from services.gateway.auth import issue_token
+from services.gateway.openapi import OPERATIONS
+from tests.e2e.api.cases import case_in, step, submit
+from tests.support.api import SECRET, Api, referral_body, token
+from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.e2e
+
+LA, OTHER_LA = "951", "952"
+SCHOOL, SAME_LA_SCHOOL, OTHER_LA_SCHOOL = "951001", "951002", "952001"
+
+ACTORS = {
+    "school": dict(role="school", school_urn=SCHOOL),
+    "school:other_school": dict(role="school", school_urn=SAME_LA_SCHOOL),
+    "school:other_la": dict(role="school", school_urn=OTHER_LA_SCHOOL),
+    "la_caseworker": dict(role="la_caseworker", la_code=LA),
+    "la_caseworker:other_la": dict(role="la_caseworker", la_code=OTHER_LA),
+    "la_manager": dict(role="la_manager", la_code=LA),
+    "la_manager:other_la": dict(role="la_manager", la_code=OTHER_LA),
+    "region_admin": dict(role="region_admin"),
+    "ops": dict(role="ops"),
+}
+OWN = {"school", "la_caseworker", "la_manager"}
+CASE_ROLES = OWN | {"school:other_school", "school:other_la", "la_caseworker:other_la",
+                    "la_manager:other_la"}
+
+
+def expect(default: int, **per_actor: int) -> dict[str, int]:
+    out = {actor: default for actor in ACTORS}
+    out.update({k.replace("__", ":"): v for k, v in per_actor.items()})
+    return out
+
+
+def own(ok: int, outsider: int, staff: int | None = None) -> dict[str, int]:
+    """`ok` for the case's own school and LA, `outsider` for other case roles, `staff`
+    (default: outsider) for region_admin and ops."""
+    out = {a: (ok if a in OWN else outsider) for a in ACTORS}
+    out["region_admin"] = out["ops"] = outsider if staff is None else staff
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(system):
+    apis = {name: Api(system.url, token(sub=f"matrix-{name}", **claims))
+            for name, claims in ACTORS.items()}
+    caseworker = apis["la_caseworker"]
+    case = case_in(caseworker, "assessing", LA, SCHOOL)
+    step(caseworker, case["id"], "advice_requested", "2026-02-11", adviser="school")
+    # a case of LA 951 for a pupil of a school in LA 952
+    cross = submit(apis["school:other_la"], LA, OTHER_LA_SCHOOL)
+    # the school's alert for the case, once the notifications service has it
+    alert = wait_for(lambda: [a for a in apis["school"].get("/v1/alerts").json()["alerts"]
+                              if a["case_id"] == case["id"]])[0]
+    return {"apis": apis, "case": case, "cross": cross, "alert": alert}
+
+
+def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
+    """(method, path, body, expected status per actor): one row per endpoint."""
+    cid, alert = world["case"]["id"], world["alert"]["id"]
+    lodge = referral_body(LA, SCHOOL, "2026-06-01")
+    la_step = {"type": "exception_started", "on": "2026-03-01", "limb": "c", "note": "matrix"}
+    return [
+        ("POST", "/v1/referrals", lodge, expect(403, school=201, la_caseworker=201,
+                                                la_manager=201)),
+        ("GET", "/v1/referrals", None, expect(200, region_admin=403, ops=403)),
+        ("GET", f"/v1/referrals/{cid}", None, own(200, 404)),
+        ("POST", f"/v1/referrals/{cid}/events", la_step,
+         expect(404, school=403, la_caseworker=201, la_manager=201)),
+        ("GET", f"/v1/referrals/{cid}/events", None, own(200, 404)),
+        ("GET", f"/v1/referrals/{cid}/deadlines", None, own(200, 404)),
+        ("GET", f"/v1/referrals/{cid}/audit", None,
+         expect(404, school=403, la_caseworker=403, la_manager=200)),
+        ("GET", "/v1/deadlines", None, expect(200, region_admin=403, ops=403)),
+        ("GET", "/v1/alerts", None, expect(200, region_admin=403, ops=403)),
+        ("POST", f"/v1/alerts/{alert}/read", None,
+         expect(404, school=200, region_admin=403, ops=403)),
+        ("GET", f"/v1/reports/timeliness?la_code={LA}&year=2026", None,
+         expect(403, la_manager=200)),
+        ("GET", "/v1/las", None, expect(200)),
+        ("POST", "/v1/las", {"la_code": LA, "name": "Matrix County"},
+         expect(403, region_admin=201)),
+        ("GET", "/v1/schools", None, expect(200)),
+        ("POST", "/v1/schools", {"urn": SCHOOL, "name": "Matrix School", "la_code": LA},
+         expect(403, region_admin=201)),
+        ("GET", "/v1/users", None, expect(403, region_admin=200)),
+        ("POST", "/v1/users", {"sub": "matrix-new-user", "role": "ops"},
+         expect(403, region_admin=201)),
+        ("POST", "/v1/users/matrix-new-user/disable", None, expect(403, region_admin=200)),
+        ("POST", "/v1/users/matrix-new-user/enable", None, expect(403, region_admin=200)),
+        ("POST", "/v1/users/matrix-new-user/token", None, expect(403, region_admin=201)),
+        ("GET", "/v1/metrics", None, expect(403, ops=200)),
+        ("GET", "/healthz", None, expect(200)),
+        ("GET", "/readyz", None, expect(200)),
+    ]
+
+
+def call(api: Api, method: str, path: str, body):
+    return api.post(path, body) if method == "POST" else api.get(path)
+
+
+def secrets_of(world) -> list[str]:
+    # (every test child has the same synthetic name, so the name proves nothing here; the
+    # outsiders' answers are checked for the case's id and reference)
+    case = world["case"]
+    return [case["id"], case["reference"]]
+
+
+def test_every_endpoint_is_in_the_matrix(world):
+    documented = {(op.method.upper(), op.path) for op in OPERATIONS
+                  if op.path not in ("/v1/openapi.json", "/v1/docs")}
+    covered = set()
+    for method, path, _, _ in requests_of(world):
+        template = path.split("?")[0]
+        for segment in (world["case"]["id"], world["alert"]["id"], "matrix-new-user"):
+            template = template.replace(segment, "{id}")
+        covered.add((method, template))
+    assert documented <= covered, documented - covered
+
+
+def test_matrix(world):
+    failures, checked = [], 0
+    secrets = secrets_of(world)
+    for method, path, body, expected in requests_of(world):
+        for actor, status in expected.items():
+            response = call(world["apis"][actor], method, path, body)
+            checked += 1
+            if response.status_code != status:
+                failures.append(f"{method} {path} as {actor}: {response.status_code} != "
+                                f"{status} {response.text[:200]}")
+                continue
+            if response.status_code >= 400:
+                assert response.headers["Content-Type"] == "application/problem+json"
+            if actor not in OWN or response.status_code >= 400:
+                # the URL names the case id; an answer must not echo it back
+                leaked = [s for s in secrets if s in response.text]
+                if leaked:
+                    failures.append(f"{method} {path} as {actor} leaks {leaked}")
+    assert not failures, "\n".join(failures)
+    print(f"authorization matrix: {checked} requests, "
+          f"{len(requests_of(world))} endpoints x {len(ACTORS)} actors")
+
+
+def test_lists_and_counts_hold_only_own_cases(world):
+    apis, case, cross = world["apis"], world["case"], world["cross"]
+    sees = {name: {i["id"] for i in apis[name].get("/v1/referrals", params={"limit": 200})
+                   .json()["items"]} for name in CASE_ROLES}
+    for name in CASE_ROLES:
+        body = apis[name].get("/v1/referrals", params={"limit": 200}).json()
+        assert body["count"] == len(sees[name])  # no hidden cases counted
+        assert (case["id"] in sees[name]) == (name in OWN), name
+    # a school sees its pupil's case even when the home LA is another; that LA's staff
+    # see it, the school's own LA does not
+    assert cross["id"] in sees["school:other_la"]
+    assert cross["id"] in sees["la_caseworker"] and cross["id"] not in sees[
+        "la_caseworker:other_la"]
+    assert cross["id"] not in sees["school"]
+    for name in CASE_ROLES - OWN:
+        api = apis[name]
+        for path in ("/v1/referrals", "/v1/deadlines", "/v1/alerts",
+                     f"/v1/referrals?reference={case['reference']}"):
+            text = api.get(path).text
+            assert case["id"] not in text and case["reference"] not in text, (name, path)
+        filtered = api.get("/v1/referrals", params={"la_code": LA, "school_urn": SCHOOL})
+        assert case["id"] not in filtered.text
+
+
+def test_own_deadlines_and_alerts_listed(world):
+    apis, case = world["apis"], world["case"]
+    for name in OWN:
+        deadlines = apis[name].get("/v1/deadlines", params={"limit": 200}).json()["items"]
+        assert any(d["case_id"] == case["id"] for d in deadlines), name
+
+
+def test_a_region_admin_with_an_la_role_sees_that_las_cases(system, world):
+    both = Api(system.url, issue_token(SECRET, role="la_manager", la_code=LA,
+                                       extra_roles=["region_admin"]))
+    assert both.get(f"/v1/referrals/{world['case']['id']}").status_code == 200
+    assert both.get("/v1/users").status_code == 200
+    admin = world["apis"]["region_admin"]
+    assert admin.get(f"/v1/referrals/{world['case']['id']}").status_code == 404
+
+
+def bad_tokens() -> dict[str, str | None]:
+    good = dict(role="la_caseworker", la_code=LA)
+    return {
+        "none": None,
+        "expired": issue_token(SECRET, ttl=-3600, **good),
+        "wrong signature": issue_token("another-secret-of-at-least-32-bytes!!", **good),
+        "wrong audience": issue_token(SECRET, audience="someone-else", **good),
+        "wrong issuer": issue_token(SECRET, issuer="someone-else", **good),
+        "malformed": "not.a.token",
+        "no role": jwt.encode({"sub": "x", "iss": "ehcp-tracker", "aud": "ehcp-tracker",
+                               "exp": 4102444800}, SECRET, algorithm="HS256"),
+        "LA role without LA code": jwt.encode(
+            {"sub": "x", "role": "la_caseworker", "iss": "ehcp-tracker",
+             "aud": "ehcp-tracker", "exp": 4102444800}, SECRET, algorithm="HS256"),
+        "alg none": jwt.encode({"sub": "x", "role": "ops", "iss": "ehcp-tracker",
+                                "aud": "ehcp-tracker", "exp": 4102444800}, None,
+                               algorithm="none"),
+    }
+
+
+def test_bad_tokens_get_401_everywhere_and_change_nothing(system, world):
+    lodge = referral_body(LA, "951999", "2026-06-01")
+    for label, bad in bad_tokens().items():
+        api = Api(system.url, bad)
+        for method, path, body, _ in requests_of(world):
+            if path in ("/healthz", "/readyz"):
+                continue
+            if path == "/v1/referrals" and method == "POST":
+                body = lodge
+            response = call(api, method, path, body)
+            assert response.status_code == 401, (label, method, path, response.text)
+            assert response.headers["Content-Type"] == "application/problem+json"
+    mine = world["apis"]["la_caseworker"].get("/v1/referrals",
+                                              params={"school_urn": "951999"}).json()
+    assert mine["count"] == 0
+
+
+def test_a_disabled_user_is_refused_at_once(system, world):
+    admin = world["apis"]["region_admin"]
+    user = Api(system.url, token("la_caseworker", la_code=LA, sub="matrix-leaver"))
+    assert user.get("/v1/referrals").status_code == 200
+    assert admin.post("/v1/users", {"sub": "matrix-leaver", "role": "la_caseworker",
+                                    "la_code": LA}).status_code == 201
+    assert admin.post("/v1/users/matrix-leaver/disable").json()["active"] is False
+    assert user.get("/v1/referrals").status_code == 401
+    assert admin.post("/v1/users/matrix-leaver/token").status_code == 409
+    assert admin.post("/v1/users/matrix-leaver/enable").status_code == 200
+    issued = admin.post("/v1/users/matrix-leaver/token").json()["token"]
+    assert Api(system.url, issued).get("/v1/referrals").status_code == 200
