@@ -1,13 +1,24 @@
-"""The deadlines service alone, as a real process on the run's broker and database.
+"""The deadlines service alone, as a real process, on a broker vhost and database of its own.
 
 These tests drive it through the broker and read it through its RPCs and tables, so they
-need neither the gateway nor the other services (faster, and independent of their state)."""
+need neither the gateway nor the other services. Their own vhost and database keep the
+thousands of alerts the bulk tests emit out of the other services' queues and figures."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.support.infra import TestInfra
 from tests.support.processes import System
+
+
+@pytest.fixture(scope="package")
+def infra():
+    """Overrides the session's infra for this package only."""
+    infra = TestInfra()
+    infra.create()
+    yield infra
+    infra.drop()
 
 
 @pytest.fixture(scope="module")

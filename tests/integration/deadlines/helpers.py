@@ -25,6 +25,7 @@ class Case:
         self.school_urn = school_urn
         self.id = str(uuid.uuid4())
         self.reference = f"{la_code}-T-{self.id[:8]}"
+        self.published: set[str] = set()  # ids of the history events sent
 
     def _ref(self) -> dict:
         return {"case_id": self.id, "reference": self.reference, "school_urn": self.school_urn}
@@ -33,6 +34,7 @@ class Case:
         event = new_event("referral.received", {**self._ref(), "received_on": on,
                                                 "requested_by": "school"}, la_code=self.la_code)
         publish(self.amqp_uri, event)
+        self.published.add(event["id"])
         return event
 
     def step(self, step_type: str, on: date, data: dict | None = None) -> dict:
@@ -40,6 +42,7 @@ class Case:
             **self._ref(), "step_id": uuid.uuid4(), "step_type": step_type, "on": on,
             "data": data or {}}, la_code=self.la_code)
         publish(self.amqp_uri, event)
+        self.published.add(str(event["payload"]["step_id"]))
         return event
 
 
@@ -81,6 +84,13 @@ class AlertTap:
 def emitted(db, case_id: str) -> list[dict]:
     return db.execute("SELECT milestone, rule, kind, send_on FROM alerts_emitted "
                       "WHERE case_id = %s ORDER BY send_on, kind", (case_id,)).fetchall()
+
+
+def settled(db, case: Case) -> bool:
+    """Every event published for the case is in its stored history (events are handled
+    concurrently, so the last one published is not necessarily the last one applied)."""
+    return db.execute("SELECT count(*) AS c FROM case_events WHERE case_id = %s",
+                      (case.id,)).fetchone()["c"] == len(case.published)
 
 
 def milestones(db, case_id: str) -> dict[str, dict]:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from shared.problems import Problem
-from tests.integration.deadlines.helpers import Case, milestones, rpc
+from tests.integration.deadlines.helpers import Case, milestones, rpc, settled
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def test_timeliness_matches_hand_computed_figures(service, infra):
         cases.append(case)
     with infra.connect("deadlines") as db:
         for case in cases:
-            wait_for(lambda c=case: (milestones(db, c.id).get("A6") or {}).get("met_on"))
+            wait_for(lambda c=case: settled(db, c))
         assert milestones(db, cases[3].id)["A6"]["exception_days"] == 42
     with rpc(infra.amqp_uri) as deadlines:
         figures = deadlines.timeliness("903", 2025)
@@ -126,8 +126,7 @@ def test_settings_and_closures_recompute_open_cases(service, infra):
     advice.step("advice_requested", d("2025-07-18"),
                 {"adviser": "school", "school_urn": "300906"})
     with infra.connect("deadlines") as db:
-        wait_for(lambda: milestones(db, advice.id).get("A2"))
-        wait_for(lambda: milestones(db, saturday.id).get("A6"))
+        wait_for(lambda: settled(db, advice) and settled(db, saturday))
         assert milestones(db, saturday.id)["A6"]["due_on"] == d("2025-10-25")
         assert milestones(db, advice.id)["A6"]["adjusted_due_on"] is None
 
