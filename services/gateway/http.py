@@ -44,9 +44,42 @@ def read_json(request) -> object:
     if not (request.mimetype or "").endswith("json"):
         raise Problem(415, "Unsupported media type", "Send a JSON body (application/json).")
     try:
-        return json.loads(request.get_data(as_text=True) or "null")
+        body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
         raise Problem(400, "Malformed JSON", "The request body is not valid JSON.") from None
+    if not _plain_text(body):
+        # PostgreSQL text holds neither NUL nor lone surrogates: refuse them at the door.
+        raise Problem(400, "Malformed JSON",
+                      "Strings must be valid Unicode text without NUL characters.")
+    return body
+
+
+def _plain_text(value) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_plain_text(k) and _plain_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_text(v) for v in value)
+    return True
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise Problem(422, "Validation failed", "Idempotency-Key: 1 to 200 characters",
+                      [{"field": "Idempotency-Key",
+                        "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"}])
+    return key
 
 
 def read_object(request) -> dict:

@@ -135,6 +135,27 @@ def methods_of(path: str) -> set[str]:
     return {op.method.upper() for regex, op in _PATHS if regex.match(path)}
 
 
+# OpenAPI links: what a created resource's id leads to (clients and fuzzers follow them).
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
+    ("post", "/v1/referrals"): {
+        "read": ("get", "/v1/referrals/{id}", "id"),
+        "record_step": ("post", "/v1/referrals/{id}/events", "id"),
+        "history": ("get", "/v1/referrals/{id}/events", "id"),
+        "deadlines": ("get", "/v1/referrals/{id}/deadlines", "id"),
+        "audit": ("get", "/v1/referrals/{id}/audit", "id"),
+    },
+    ("post", "/v1/users"): {
+        "disable": ("post", "/v1/users/{id}/disable", "sub"),
+        "enable": ("post", "/v1/users/{id}/enable", "sub"),
+        "token": ("post", "/v1/users/{id}/token", "sub"),
+    },
+}
+
+
+def _operation_id(method: str, path: str) -> str:
+    return f"{method}_{re.sub(r'[^a-z0-9]+', '_', path)}".strip("_")
+
+
 def build_spec(server_url: str = "") -> dict:
     spec = APISpec(
         title="EHCP Tracker API", version="1.0.0", openapi_version="3.0.3",
@@ -151,8 +172,7 @@ def build_spec(server_url: str = "") -> dict:
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
         operation: dict = {"summary": op.summary, "tags": [op.tag],
-                           "operationId": f"{op.method}_{re.sub(r'[^a-z0-9]+', '_', op.path)}"
-                           .strip("_")}
+                           "operationId": _operation_id(op.method, op.path)}
         if op.description or op.roles:
             roles = ", ".join(op.roles) if op.roles else "anyone (no token)"
             operation["description"] = f"{op.description}\n\nRoles: {roles}.".strip()
@@ -166,7 +186,8 @@ def build_spec(server_url: str = "") -> dict:
             parameters.append({"in": "query", "schema": op.query})
         for header in op.headers:
             parameters.append({"in": "header", "name": header, "required": False,
-                               "schema": {"type": "string", "maxLength": 200}})
+                               "schema": {"type": "string", "minLength": 1,
+                                          "maxLength": 200}})
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
@@ -182,6 +203,11 @@ def build_spec(server_url: str = "") -> dict:
                                                else {"type": "object"}}}
         else:
             ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        if (op.method, op.path) in LINKS:
+            ok["links"] = {
+                name: {"operationId": _operation_id(method, path),
+                       "parameters": {"id": f"$response.body#/{field}"}}
+                for name, (method, path, field) in LINKS[(op.method, op.path)].items()}
         responses = {str(status): ok}
         for code in op.errors:
             responses[str(code)] = {"description": _ERROR_TEXT[code], "content": {

@@ -11,7 +11,14 @@ import uuid
 from nameko.web.handlers import http
 
 from services.gateway import joins, schemas
-from services.gateway.http import endpoint, json_response, load_query, page, read_object
+from services.gateway.http import (
+    endpoint,
+    idempotency_key,
+    json_response,
+    load_query,
+    page,
+    read_object,
+)
 from services.gateway.openapi import CASE_ROLES
 from shared.config import today
 from shared.problems import not_found
@@ -40,7 +47,7 @@ class ReferralRoutes:
         actor = self._actor(request, ("school", "la_caseworker", "la_manager"))
         body = read_object(request)
         referral = self._call("referrals", "submit_request", actor, body,
-                              request.headers.get("Idempotency-Key"))
+                              idempotency_key(request))
         return json_response(referral, 201, {"Location": f"/v1/referrals/{referral['id']}"})
 
     @http("GET", "/v1/referrals")
@@ -92,7 +99,7 @@ class ReferralRoutes:
         case_id = valid_id(case_id)
         body = read_object(request)
         answer = self._call("referrals", "record_step", actor, case_id, body,
-                            request.headers.get("Idempotency-Key"))
+                            idempotency_key(request))
         return json_response(answer, 201)
 
     @http("GET", "/v1/referrals/<string:case_id>/events")

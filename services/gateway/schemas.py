@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.referrals.lifecycle import ADVISERS, STATES
-from services.referrals.schemas import MAX_PAGE, ROLES, Referral, Step
+from services.referrals.schemas import MAX_PAGE, ROLES, Out, Referral, Step
 from shared.events import LA_CODE, MILESTONE_STATUS, URN
 
 SORTS = ("next_due", "received_on", "reference")
@@ -67,12 +67,12 @@ class AlertQuery(Query):
 # --- responses ----------------------------------------------------------------------------
 
 
-class ProblemField(Schema):
+class ProblemField(Out):
     field = fields.String()
     message = fields.String()
 
 
-class ProblemSchema(Schema):
+class ProblemSchema(Out):
     """RFC 9457 problem details (application/problem+json)."""
 
     type = fields.String()
@@ -84,9 +84,11 @@ class ProblemSchema(Schema):
     current_state = fields.String(metadata={"description": "409: the case's state"})
     allowed_steps = fields.List(fields.String(), metadata={
         "description": "409: the steps allowed from the current state"})
+    step = fields.String(metadata={"description": "409: the step refused"})
+    checks = fields.Dict(metadata={"description": "/readyz: each backing service's state"})
 
 
-class Deadline(Schema):
+class Deadline(Out):
     milestone = fields.String(metadata={"example": "final_plan"})
     rule = fields.String(metadata={"example": "A6"})
     regulation = fields.String()
@@ -96,7 +98,7 @@ class Deadline(Schema):
     met_on = fields.Date(allow_none=True)
 
 
-class NextDeadline(Schema):
+class NextDeadline(Out):
     milestone = fields.String()
     due_on = fields.Date(metadata={"description": "adjusted target if an exception applies"})
     status = fields.String()
@@ -107,13 +109,13 @@ class ReferralListItem(Referral):
     next_deadline = fields.Nested(NextDeadline, allow_none=True)
 
 
-class ReferralList(Schema):
+class ReferralList(Out):
     items = fields.List(fields.Nested(ReferralListItem))
     count = fields.Integer(metadata={"description": "cases matching the filters"})
     next_cursor = fields.String(allow_none=True)
 
 
-class CaseDeadlines(Schema):
+class CaseDeadlines(Out):
     case_id = fields.UUID()
     reference = fields.String()
     deadlines_up_to_date = fields.Boolean(metadata={
@@ -129,19 +131,19 @@ class DeadlineListItem(Deadline):
     overdue = fields.Boolean()
 
 
-class DeadlineList(Schema):
+class DeadlineList(Out):
     items = fields.List(fields.Nested(DeadlineListItem))
     count = fields.Integer()
     next_cursor = fields.String(allow_none=True)
 
 
-class History(Schema):
+class History(Out):
     case_id = fields.UUID()
     reference = fields.String()
     steps = fields.List(fields.Nested(Step))
 
 
-class AuditEntrySchema(Schema):
+class AuditEntrySchema(Out):
     id = fields.Integer()
     actor_sub = fields.String()
     actor_role = fields.String()
@@ -151,14 +153,14 @@ class AuditEntrySchema(Schema):
     at = fields.DateTime()
 
 
-class AuditTrail(Schema):
+class AuditTrail(Out):
     case_id = fields.UUID()
     reference = fields.String()
     entries = fields.List(fields.Nested(AuditEntrySchema))
     next_before = fields.Integer(allow_none=True)
 
 
-class Alert(Schema):
+class Alert(Out):
     id = fields.UUID()
     case_id = fields.UUID()
     reference = fields.String()
@@ -172,11 +174,11 @@ class Alert(Schema):
     read = fields.Boolean()
 
 
-class AlertList(Schema):
+class AlertList(Out):
     alerts = fields.List(fields.Nested(Alert))
 
 
-class DecisionFigures(Schema):
+class DecisionFigures(Out):
     made = fields.Integer()
     to_assess = fields.Integer()
     refused = fields.Integer()
@@ -184,7 +186,7 @@ class DecisionFigures(Schema):
     within_6_weeks_percent = fields.Float(allow_none=True)
 
 
-class PlanFigures(Schema):
+class PlanFigures(Out):
     issued = fields.Integer()
     within_20_weeks = fields.Integer()
     within_20_weeks_percent = fields.Float(allow_none=True)
@@ -196,7 +198,7 @@ class PlanFigures(Schema):
     average_weeks_to_issue = fields.Float(allow_none=True)
 
 
-class Timeliness(Schema):
+class Timeliness(Out):
     la_code = fields.String()
     year = fields.Integer()
     requests_received = fields.Integer()
@@ -238,23 +240,23 @@ class User(Schema):
     active = fields.Boolean(dump_only=True)
 
 
-class UserToken(Schema):
+class UserToken(Out):
     token = fields.String()
     expires_in = fields.Integer()
 
 
-class LaList(Schema):
+class LaList(Out):
     items = fields.List(fields.Nested(LocalAuthority))
 
 
-class SchoolList(Schema):
+class SchoolList(Out):
     items = fields.List(fields.Nested(School))
 
 
-class UserList(Schema):
+class UserList(Out):
     items = fields.List(fields.Nested(User))
 
 
-class Health(Schema):
+class Health(Out):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -5,7 +5,9 @@ documented."""
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from datetime import date
+
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from services.referrals.lifecycle import (
     ADVISERS,
@@ -25,6 +27,18 @@ ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
 OUTCOMES = tuple(dict.fromkeys(ASSESS_OUTCOMES + REVIEW_OUTCOMES + REASSESSMENT_OUTCOMES))
 ORDERS = tuple(dict.fromkeys(o for orders in TRIBUNAL_ORDERS.values() for o in orders))
 MAX_PAGE = 200
+# EHC plans exist since Part 3 of the Children and Families Act 2014 came into force; an
+# older "received" date is a typing error, not an import.
+FIRST_RECEIPT = date(2014, 9, 1)
+# Plans run to age 25, so no one born before this can have been in the system since 2014.
+FIRST_BIRTH = date(1980, 1, 1)
+
+
+class Out(Schema):
+    """A response: documented fields, and room for more (additionalProperties)."""
+
+    class Meta:
+        unknown = INCLUDE
 
 
 class Actor(Schema):
@@ -42,9 +56,12 @@ class Child(Schema):
     class Meta:
         unknown = RAISE
 
-    given_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    family_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    date_of_birth = fields.Date(required=True)
+    given_name = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                               metadata={"example": "Sam"})
+    family_name = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                                metadata={"example": "Synthetic"})
+    date_of_birth = fields.Date(required=True, validate=validate.Range(min=FIRST_BIRTH),
+                                metadata={"example": "2016-04-01"})
 
 
 class ReferralRequest(Schema):
@@ -55,11 +72,13 @@ class ReferralRequest(Schema):
         unknown = RAISE
 
     child = fields.Nested(Child, required=True)
-    la_code = fields.String(required=True, validate=LA_CODE)
-    school_urn = fields.String(required=True, validate=URN)
+    la_code = fields.String(required=True, validate=LA_CODE, metadata={"example": "881"})
+    school_urn = fields.String(required=True, validate=URN, metadata={"example": "100001"})
     requested_by = fields.String(
-        required=True, validate=validate.OneOf(["school", "parent", "young_person"]))
-    received_on = fields.Date(required=True)
+        required=True, validate=validate.OneOf(["school", "parent", "young_person"]),
+        metadata={"example": "school"})
+    received_on = fields.Date(required=True, validate=validate.Range(min=FIRST_RECEIPT),
+                              metadata={"example": "2026-01-05"})
 
 
 class StepRequest(Schema):
@@ -69,10 +88,12 @@ class StepRequest(Schema):
     class Meta:
         unknown = RAISE
 
-    type = fields.String(required=True, validate=validate.OneOf(STEP_TYPES))
-    on = fields.Date(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(STEP_TYPES),
+                         metadata={"example": "decision_to_assess"})
+    on = fields.Date(required=True, metadata={"example": "2026-02-10"})
     outcome = fields.String(validate=validate.OneOf(OUTCOMES),
-                            metadata={"description": "decision_to_assess: assess|refuse; "
+                            metadata={"example": "assess",
+                                      "description": "decision_to_assess: assess|refuse; "
                                       "review_decision: maintain|amend|cease; "
                                       "reassessment_decided: reassess|refuse"})
     adviser = fields.String(validate=validate.OneOf(ADVISERS),
@@ -98,7 +119,7 @@ class StepRequest(Schema):
                           metadata={"description": "tribunal_order"})
 
 
-class Referral(Schema):
+class Referral(Out):
     """A case as returned to callers allowed to see it."""
 
     id = fields.UUID()
@@ -126,10 +147,10 @@ class Referral(Schema):
                        "latest event into account"})
 
 
-class Step(Schema):
+class Step(Out):
     """One recorded step of a case (its history)."""
 
-    id = fields.UUID()
+    id = fields.UUID(allow_none=True, metadata={"description": "null for the request itself"})
     seq = fields.Integer()
     type = fields.String()
     on = fields.Date()
@@ -140,7 +161,7 @@ class Step(Schema):
     recorded_at = fields.AwareDateTime()
 
 
-class StepRecorded(Schema):
+class StepRecorded(Out):
     """The answer to a recorded step: the step and the case's new state."""
 
     step = fields.Nested(Step)
@@ -162,7 +183,7 @@ class ListFilters(Schema):
     reference = fields.String(validate=validate.Length(max=40), load_default=None)
 
 
-class AuditEntry(Schema):
+class AuditEntry(Out):
     id = fields.Integer()
     actor_sub = fields.String()
     actor_role = fields.String()
