@@ -22,6 +22,7 @@ PUBLIC = ()  # roles tuple meaning: no token needed
 CASE_ROLES = ("school", "la_caseworker", "la_manager")
 LA_ROLES = ("la_caseworker", "la_manager")
 ALL_ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
+NOTIFY_ADMINS = ("la_manager", "region_admin")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,36 @@ OPERATIONS: tuple[Operation, ...] = (
               ("region_admin",), (200, gs.User), errors=(401, 403, 404, 503)),
     Operation("post", "/v1/users/{id}/token", "Issue a token for a user (local signing)",
               "region", ("region_admin",), (201, gs.UserToken), errors=(401, 403, 404, 409, 503)),
+    # Notification settings (routes_notifications.py; the notifications service validates
+    # the bodies and checks the LA of each recipient).
+    Operation("get", "/v1/recipients", "Alert recipients (channels) of your LA", "notifications",
+              NOTIFY_ADMINS, (200, None), errors=(401, 403, 422, 503)),
+    Operation("post", "/v1/recipients", "Add an alert recipient: email, webhook or calendar",
+              "notifications", NOTIFY_ADMINS, (201, None), body=gs.AnyObject,
+              errors=(400, 401, 403, 404, 409, 415, 422, 503)),
+    Operation("get", "/v1/recipients/{id}", "Read an alert recipient", "notifications",
+              NOTIFY_ADMINS, (200, None), errors=(401, 403, 404, 503)),
+    Operation("patch", "/v1/recipients/{id}", "Change an alert recipient", "notifications",
+              NOTIFY_ADMINS, (200, None), body=gs.AnyObject,
+              errors=(400, 401, 403, 404, 409, 415, 422, 503)),
+    Operation("delete", "/v1/recipients/{id}", "Remove an alert recipient", "notifications",
+              NOTIFY_ADMINS, (204, None), errors=(401, 403, 404, 503)),
+    Operation("post", "/v1/recipients/{id}/calendar-secret",
+              "New secret calendar feed URL (the old one stops working)", "notifications",
+              NOTIFY_ADMINS, (201, None), errors=(401, 403, 404, 409, 503)),
+    Operation("delete", "/v1/recipients/{id}/calendar-secret", "Revoke the calendar feed",
+              "notifications", NOTIFY_ADMINS, (204, None), errors=(401, 403, 404, 503)),
+    Operation("post", "/v1/recipients/{id}/webhook-secret", "New webhook signing secret",
+              "notifications", NOTIFY_ADMINS, (201, None), errors=(401, 403, 404, 409, 503)),
+    Operation("get", "/v1/deliveries", "Email and webhook deliveries (failed ones to retry)",
+              "notifications", NOTIFY_ADMINS, (200, None), errors=(401, 403, 422, 503)),
+    Operation("post", "/v1/deliveries/{id}/retry", "Retry a dead delivery", "notifications",
+              NOTIFY_ADMINS, (200, None), errors=(401, 403, 404, 409, 503)),
+    Operation("get", "/v1/calendar/{secret}.ics", "A recipient's deadlines as a calendar feed",
+              "notifications", PUBLIC, (200, None), errors=(404, 503),
+              content_type="text/calendar",
+              description="No token: calendar apps cannot send one. The secret in the URL "
+              "is the credential; its manager can rotate or revoke it."),
     Operation("get", "/v1/metrics", "The gateway's Prometheus metrics", "operations", ("ops",),
               (200, None), errors=(401, 403), content_type="text/plain"),
     Operation("get", "/healthz", "Liveness", "operations", PUBLIC, (200, gs.Health), errors=()),
@@ -177,11 +208,11 @@ def build_spec(server_url: str = "") -> dict:
             roles = ", ".join(op.roles) if op.roles else "anyone (no token)"
             operation["description"] = f"{op.description}\n\nRoles: {roles}.".strip()
         parameters: list = []
-        if "{id}" in op.path:
-            parameters.append({"in": "path", "name": "id", "required": True,
+        for name in re.findall(r"\{(\w+)\}", op.path):
+            uuid_id = name == "id" and "/users/" not in op.path
+            parameters.append({"in": "path", "name": name, "required": True,
                                "schema": {"type": "string",
-                                          **({} if "/users/" in op.path else
-                                             {"format": "uuid"})}})
+                                          **({"format": "uuid"} if uuid_id else {})}})
         if op.query is not None:
             parameters.append({"in": "query", "schema": op.query})
         for header in op.headers:
@@ -197,6 +228,8 @@ def build_spec(server_url: str = "") -> dict:
         ok: dict = {"description": "OK"}
         if schema is not None:
             ok["content"] = {op.content_type: {"schema": schema}}
+        elif status == 204:
+            ok["description"] = "Done (no content)"
         elif op.content_type != "application/json" or op.path.endswith("openapi.json"):
             ok["content"] = {op.content_type: {"schema": {"type": "string"}
                                                if op.content_type != "application/json"

@@ -4,13 +4,20 @@ service's schemas (services/referrals/schemas.py); both feed the OpenAPI documen
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
 
 from services.referrals.lifecycle import ADVISERS, STATES
 from services.referrals.schemas import MAX_PAGE, ROLES, Out, Referral, Step
 from shared.events import LA_CODE, MILESTONE_STATUS, URN
 
 SORTS = ("next_due", "received_on", "reference")
+
+
+class AnyObject(Schema):
+    """A JSON object validated by the service behind the route."""
+
+    class Meta:
+        unknown = INCLUDE
 
 
 class Query(Schema):

@@ -1,0 +1,206 @@
+"""Token verification: the deployment's own tokens and an OpenID Connect issuer's, whose
+keys are served by a real local HTTP server (a JWKS endpoint and a discovery document)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from services.gateway.auth import Authenticator, AuthSettings, issue_token
+from shared.config import Config
+from shared.problems import Problem
+from shared.rpc import ServiceUnavailable
+
+SECRET = Config.jwt_secret
+ISSUER = "https://login.example.test/tenant-1/v2.0"  # never contacted: see OIDC_JWKS_URL
+AUDIENCE = "api://ehcp-tracker"
+
+
+def local() -> Authenticator:
+    return Authenticator(AuthSettings())
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def refused(auth: Authenticator, header: str | None) -> str:
+    with pytest.raises(Problem) as caught:
+        auth.authenticate(header)
+    assert caught.value.status == 401
+    return caught.value.detail
+
+
+# --- local tokens -------------------------------------------------------------------------
+
+
+def test_local_token_gives_the_actor():
+    actor = local().authenticate(bearer(issue_token(SECRET, role="school", school_urn="100001",
+                                                    sub="senco-1")))
+    assert actor == {"sub": "senco-1", "role": "school", "roles": ["school"], "la_code": None,
+                     "school_urn": "100001"}
+
+
+def test_several_roles_the_la_role_decides_what_is_seen():
+    actor = local().authenticate(bearer(issue_token(
+        SECRET, role="region_admin", la_code="881", extra_roles=["la_manager"])))
+    assert actor["role"] == "la_manager"
+    assert actor["roles"] == ["la_manager", "region_admin"]
+
+
+@pytest.mark.parametrize("token,why", [
+    (issue_token(SECRET, role="ops", ttl=-3600), "expired"),
+    (issue_token("x" * 40, role="ops"), "not valid"),
+    (issue_token(SECRET, role="ops", audience="other"), "not valid"),
+    (issue_token(SECRET, role="ops", issuer="other"), "not valid"),
+    ("a.b.c", "not valid"),
+    (jwt.encode({"sub": "x", "role": "ops", "iss": "ehcp-tracker", "aud": "ehcp-tracker",
+                 "exp": time.time() + 60}, None, algorithm="none"), "not valid"),
+    (jwt.encode({"sub": "x", "role": "king", "iss": "ehcp-tracker", "aud": "ehcp-tracker",
+                 "exp": time.time() + 60}, SECRET), "no known role"),
+    (jwt.encode({"sub": "x", "role": "la_manager", "la_code": "88", "iss": "ehcp-tracker",
+                 "aud": "ehcp-tracker", "exp": time.time() + 60}, SECRET), "LA code"),
+    (jwt.encode({"sub": "x", "role": "school", "iss": "ehcp-tracker",
+                 "aud": "ehcp-tracker", "exp": time.time() + 60}, SECRET), "URN"),
+    (jwt.encode({"role": "ops", "iss": "ehcp-tracker", "aud": "ehcp-tracker",
+                 "exp": time.time() + 60}, SECRET), "not valid"),  # no subject
+])
+def test_bad_local_tokens_are_401(token, why):
+    assert why in refused(local(), bearer(token))
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer "])
+def test_missing_bearer_is_401(header):
+    refused(local(), header)
+
+
+def test_issue_token_refuses_what_authenticate_would():
+    with pytest.raises(ValueError):
+        issue_token(SECRET, role="la_caseworker")
+    with pytest.raises(ValueError):
+        issue_token(SECRET, role="school")
+    with pytest.raises(ValueError):
+        issue_token(SECRET, role="root")
+
+
+def test_settings_from_the_environment():
+    cfg = Config(service="gateway")
+    assert AuthSettings.from_env(cfg, {}).mode == "local"
+    with pytest.raises(ValueError):
+        AuthSettings.from_env(cfg, {"AUTH_MODE": "oidc"})  # no issuer or audience
+    with pytest.raises(ValueError):
+        AuthSettings.from_env(cfg, {"AUTH_MODE": "kerberos"})
+    s = AuthSettings.from_env(cfg, {"AUTH_MODE": "both", "OIDC_ISSUER": ISSUER,
+                                    "OIDC_AUDIENCE": AUDIENCE, "OIDC_LA_CLAIM": "ext_la"})
+    assert (s.mode, s.oidc_issuer, s.la_claim, s.role_claim) == ("both", ISSUER, "ext_la",
+                                                                  "roles")
+
+
+# --- OpenID Connect -----------------------------------------------------------------------
+
+
+class Idp:
+    """A local identity provider: signs tokens with its RSA key, serves the JWKS."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        self.jwks = {"keys": [{**public, "kid": "key-1", "use": "sig", "alg": "RS256"}]}
+        idp = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                if self.path == "/keys":
+                    body = json.dumps(idp.jwks).encode()
+                elif self.path == "/.well-known/openid-configuration":
+                    body = json.dumps({"issuer": idp.issuer,
+                                       "jwks_uri": f"{idp.url}/keys"}).encode()
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.issuer = self.url  # discovery lives under the issuer
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, key=None, kid: str = "key-1", **claims) -> str:
+        body = {"iss": self.issuer, "aud": AUDIENCE, "sub": "pairwise-sub", "oid": "user-oid-1",
+                "exp": int(time.time()) + 600, "roles": ["la_caseworker"], "la_code": "881",
+                **claims}
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": kid})
+
+    def settings(self, **kw) -> AuthSettings:
+        return AuthSettings(mode=kw.pop("mode", "oidc"), oidc_issuer=self.issuer,
+                            oidc_audience=AUDIENCE, **kw)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def idp():
+    idp = Idp()
+    yield idp
+    idp.close()
+
+
+def test_oidc_token_verified_from_the_discovered_jwks(idp):
+    auth = Authenticator(idp.settings())
+    actor = auth.authenticate(bearer(idp.token()))
+    # Entra's stable user id (oid) is the subject; app roles come as a list
+    assert actor == {"sub": "user-oid-1", "role": "la_caseworker", "roles": ["la_caseworker"],
+                     "la_code": "881", "school_urn": None}
+
+
+def test_oidc_claims_are_configurable(idp):
+    auth = Authenticator(idp.settings(oidc_jwks_url=f"{idp.url}/keys", role_claim="app_role",
+                                      la_claim="ext_la", sub_claim="sub"))
+    actor = auth.authenticate(bearer(idp.token(app_role="la_manager", ext_la="882")))
+    assert (actor["sub"], actor["role"], actor["la_code"]) == ("pairwise-sub", "la_manager",
+                                                                "882")
+
+
+def test_bad_oidc_tokens_are_401(idp):
+    auth = Authenticator(idp.settings())
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cases = {
+        "wrongly signed": idp.token(key=other_key),
+        "unknown key id": idp.token(kid="key-9"),
+        "expired": idp.token(exp=int(time.time()) - 3600),
+        "wrong audience": idp.token(aud="api://someone-else"),
+        "wrong issuer": idp.token(iss="https://evil.example.test"),
+        "no role": idp.token(roles=["reader"]),
+        "locally signed": issue_token(SECRET, role="ops"),
+    }
+    for label, token in cases.items():
+        assert refused(auth, bearer(token)), label
+
+
+def test_both_modes_pick_the_verifier_by_issuer(idp):
+    auth = Authenticator(idp.settings(mode="both"))
+    assert auth.authenticate(bearer(idp.token()))["sub"] == "user-oid-1"
+    assert auth.authenticate(bearer(issue_token(SECRET, role="ops", sub="cli")))["sub"] == "cli"
+    # a token claiming the local issuer but signed by the IdP's key is refused
+    refused(auth, bearer(idp.token(iss="ehcp-tracker", aud="ehcp-tracker")))
+
+
+def test_unreachable_identity_provider_is_503_not_401(idp):
+    settings = AuthSettings(mode="oidc", oidc_issuer=idp.issuer, oidc_audience=AUDIENCE,
+                            oidc_jwks_url="http://127.0.0.1:9/keys")  # nothing listens
+    with pytest.raises(ServiceUnavailable):
+        Authenticator(settings).authenticate(bearer(idp.token()))
