@@ -33,7 +33,6 @@ import jwt
 
 from shared.config import Config
 from shared.problems import Problem
-from shared.rpc import ServiceUnavailable
 
 ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
 # The role that decides what cases a caller sees, when a token carries several: an LA
@@ -52,13 +51,7 @@ def issue_token(secret: str, *, role: str, la_code: str | None = None,
                 extra_roles: tuple[str, ...] | list[str] = ()) -> str:
     """A locally signed token. `extra_roles` adds roles (e.g. region_admin + la_manager)."""
     roles = list(dict.fromkeys([role, *extra_roles]))
-    for r in roles:
-        if r not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if "school" in roles and not school_urn:
-        raise ValueError("a school token needs a school URN")
-    if any(r in LA_ROLES for r in roles) and not la_code:
-        raise ValueError("an LA token needs an LA code")
+    check_claims(roles, la_code, school_urn)
     now = int(time.time())
     claims = {"sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "role": role, "iat": now,
               "exp": now + ttl, "iss": issuer, "aud": audience}
@@ -71,8 +64,24 @@ def issue_token(secret: str, *, role: str, la_code: str | None = None,
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def check_claims(roles: list[str], la_code: str | None, school_urn: str | None) -> None:
+    """What a token of these roles must carry (ValueError otherwise)."""
+    for r in roles:
+        if r not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if "school" in roles and not school_urn:
+        raise ValueError("a school token needs a school URN")
+    if any(r in LA_ROLES for r in roles) and not la_code:
+        raise ValueError("an LA token needs an LA code")
+
+
 def unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail)
+
+
+def idp_unavailable(reason: str) -> Problem:
+    # Not a 401: the token may be fine; the keys to check it could not be fetched.
+    return Problem(503, "Service unavailable", f"identity provider unavailable: {reason}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,8 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls, cfg: Config, env: Mapping[str, str] | None = None) -> AuthSettings:
-        env = os.environ if env is None else env
+        if env is None:  # the loader's copy of the environment, where it keeps one
+            env = getattr(cfg, "env", None) or os.environ
         mode = env.get("AUTH_MODE", "local").strip().lower()
         if mode not in ("local", "oidc", "both"):
             raise ValueError("AUTH_MODE must be local, oidc or both")
@@ -132,7 +142,7 @@ class Authenticator:
             try:
                 url = s.oidc_jwks_url or discover_jwks_url(s.oidc_issuer)
             except Exception as exc:  # network trouble: the caller gets a 503
-                raise ServiceUnavailable("identity provider", type(exc).__name__) from None
+                raise idp_unavailable(type(exc).__name__) from None
             # Keys are cached; an unknown kid (key rotation) refetches the set, with a cooldown.
             self._jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
         return self._jwks
@@ -159,7 +169,7 @@ class Authenticator:
         try:
             key = self._jwks_client().get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientConnectionError:
-            raise ServiceUnavailable("identity provider", "JWKS unreachable") from None
+            raise idp_unavailable("JWKS unreachable") from None
         except jwt.PyJWTError:  # unknown kid, malformed header
             raise unauthorized("The token is not valid.") from None
         return self._decode(token, key, list(s.oidc_algorithms), s.oidc_audience, s.oidc_issuer)

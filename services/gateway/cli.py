@@ -21,9 +21,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import dict_row
 
 from services.gateway import region
-from services.gateway.auth import ROLES, issue_token
+from services.gateway.auth import ROLES, check_claims, issue_token
 from shared.config import load_config
 from shared.db import ensure_database, ensure_shared_tables, migrate
 
@@ -54,7 +55,7 @@ DEMO_ROLES = [
 
 def _gateway_db():
     cfg = load_config("gateway")
-    return psycopg.connect(cfg.database_url, autocommit=True,
+    return psycopg.connect(cfg.database_url, autocommit=True, row_factory=dict_row,
                            options="-c search_path=gateway")
 
 
@@ -110,8 +111,7 @@ def cmd_user(args) -> None:
         if args.action == "add":
             if not args.role:
                 raise ValueError("user add needs --role")
-            issue_token("check", role=args.role, la_code=args.la_code,
-                        school_urn=args.school_urn)  # same claim rules as a token
+            check_claims([args.role], args.la_code, args.school_urn)  # as for a token
             region.upsert_user(conn, args.sub, args.role, args.la_code, args.school_urn)
         elif region.set_active(conn, args.sub, args.action == "enable") is None:
             raise ValueError(f"no user {args.sub}")
@@ -148,6 +148,9 @@ def cmd_seed_demo(args) -> None:
             region.add_la(conn, code, name)
         for urn, (name, la) in DEMO_SCHOOLS.items():
             region.add_school(conn, urn, name, la)
+        for _, claims in DEMO_ROLES:  # listed, so a region admin can disable them
+            region.upsert_user(conn, claims["sub"], claims["role"], claims.get("la_code"),
+                               claims.get("school_urn"))
     cfg = load_config("gateway")
     tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
               for label, claims in DEMO_ROLES}

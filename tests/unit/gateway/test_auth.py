@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services.gateway.auth import Authenticator, AuthSettings, issue_token
 from shared.config import Config
 from shared.problems import Problem
-from shared.rpc import ServiceUnavailable
 
 SECRET = Config.jwt_secret
 ISSUER = "https://login.example.test/tenant-1/v2.0"  # never contacted: see OIDC_JWKS_URL
@@ -202,5 +201,6 @@ def test_both_modes_pick_the_verifier_by_issuer(idp):
 def test_unreachable_identity_provider_is_503_not_401(idp):
     settings = AuthSettings(mode="oidc", oidc_issuer=idp.issuer, oidc_audience=AUDIENCE,
                             oidc_jwks_url="http://127.0.0.1:9/keys")  # nothing listens
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(Problem) as caught:
         Authenticator(settings).authenticate(bearer(idp.token()))
+    assert caught.value.status == 503
