@@ -31,7 +31,9 @@ class Config:
     max_workers: int = 10
     now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
+    # The environment as read by the loader: services with settings of their own (SMTP for
+    # notifications) parse their section from here, so the environment is read in one place.
+    env: dict = field(default_factory=dict, repr=False)
 
     def nameko(self) -> dict:
         """The container config nameko expects."""
@@ -69,6 +71,7 @@ def load_config(service: str, env: dict | None = None) -> Config:
         max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
         now=env.get("NOW") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
+        env=dict(env),
     )
 
 

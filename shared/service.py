@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from shared.config import Config, load_config
 from shared.db import Database, ensure_database, ensure_shared_tables, make_pool, migrate
@@ -99,3 +101,19 @@ class Settings(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> Config:
         return self.container.config["EHCP"]
+
+
+class ConfigTimer(Timer):
+    """nameko's timer with its interval taken from the service's Config at start-up (nameko's
+    own fixes it when the class is defined), so tests and the demo can run it faster."""
+
+    def __init__(self, seconds: Callable[[Config], float], **kwargs):
+        # A keyword argument: nameko takes a lone positional callable for the decorated method.
+        self.interval_of = seconds
+        super().__init__(interval=1.0, eager=True, **kwargs)
+
+    def setup(self):
+        self.interval = self.interval_of(self.container.config["EHCP"])
+
+
+config_timer = ConfigTimer.decorator

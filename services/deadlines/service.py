@@ -6,7 +6,6 @@ import logging
 from datetime import date
 
 from nameko.rpc import rpc
-from nameko.timer import Timer
 
 from services.deadlines import metrics, schedule, store
 from services.deadlines.schemas import (
@@ -20,25 +19,10 @@ from shared.consumer import event_consumer, handle_once
 from shared.db import Database
 from shared.events import LA_CODE
 from shared.problems import Problem, not_found
-from shared.service import Settings, Storage
+from shared.service import Settings, Storage, config_timer
 
 CONSUMER = "deadlines"
 log = logging.getLogger(__name__)
-
-
-class ConfigTimer(Timer):
-    """nameko's timer, its interval read from the service's Config at start-up
-    (`sweep_seconds` times `factor`), so tests and the demo can run it faster."""
-
-    def __init__(self, factor: float = 1.0, **kwargs):
-        self.factor = factor
-        super().__init__(interval=1.0, eager=True, **kwargs)
-
-    def setup(self):
-        self.interval = self.container.config["EHCP"].sweep_seconds * self.factor
-
-
-config_timer = ConfigTimer.decorator
 
 
 def _la_code(la_code: str) -> str:
@@ -63,7 +47,7 @@ class DeadlinesService:
                     lambda uow, e: schedule.on_case_event(uow, e, today(self.settings)))
 
     # -- timers -----------------------------------------------------------------------------
-    @config_timer()
+    @config_timer(seconds=lambda cfg: cfg.sweep_seconds)
     def sweep(self) -> None:
         """Recompute cases whose LA settings changed, then emit the alerts now due."""
         try:
@@ -77,7 +61,7 @@ class DeadlinesService:
         except Exception:  # a failed tick is retried on the next one
             log.exception("sweep failed")
 
-    @config_timer(factor=6)
+    @config_timer(seconds=lambda cfg: cfg.sweep_seconds * 6)
     def refresh_gauges(self) -> None:
         """Open milestones and SEN2 gauges, from grouped queries (never per case)."""
         try:

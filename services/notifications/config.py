@@ -1,14 +1,14 @@
-"""The notifications service's own settings (SMTP, retries, digest), read from the
-environment in this one place, next to the shared Config of shared/config.py."""
+"""The notifications service's own settings (SMTP, retries, digest): its section of the
+environment as read by the one loader (shared/config.py, `Config.env`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 
 from services.notifications.email import EmailSettings
+from shared.config import Config
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,7 @@ class NotifyConfig:
     digest_poll_seconds: float = 60.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> NotifyConfig:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> NotifyConfig:
         email = EmailSettings.from_mapping(env, prefix="SMTP_") if env.get("SMTP_HOST") else None
         webhook_timeout = float(env.get("WEBHOOK_TIMEOUT", cls.webhook_timeout))
         send_timeout = max(webhook_timeout, email.timeout if email else 0.0)
@@ -48,3 +47,7 @@ class NotifyConfig:
             digest_tz=env.get("DIGEST_TZ", cls.digest_tz),
             digest_poll_seconds=float(env.get("DIGEST_POLL_SECONDS", cls.digest_poll_seconds)),
         )
+
+
+def notify_config(cfg: Config) -> NotifyConfig:
+    return NotifyConfig.from_env(cfg.env)

@@ -6,22 +6,30 @@ from __future__ import annotations
 import logging
 import uuid
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from services.notifications import calendar_feed, delivery, digest, directory, inbox, store
-from services.notifications.config import NotifyConfig
+from services.notifications.config import NotifyConfig, notify_config
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
 from shared.problems import Problem, not_found
-from shared.service import Settings, Storage
+from shared.service import Settings, Storage, config_timer
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "notifications"
-# Read once at import: nameko fixes a timer's interval when the class is defined.
-NOTIFY = NotifyConfig.from_env()
+
+
+class Notify(DependencyProvider):
+    """The service's own settings (SMTP, retries, digest) from the shared Config."""
+
+    def setup(self):
+        self.notify = notify_config(self.container.config["EHCP"])
+
+    def get_dependency(self, worker_ctx) -> NotifyConfig:
+        return self.notify
 
 
 def recipients_for(actor: dict) -> list[str]:
@@ -58,6 +66,7 @@ class NotificationsService:
 
     db = Storage()
     settings = Settings()
+    notify = Notify()
 
     # events ------------------------------------------------------------------
     @event_consumer(CONSUMER)
@@ -66,21 +75,21 @@ class NotificationsService:
                     lambda uow, e: inbox.on_deadline_event(uow, e, self.settings.public_url))
 
     # delivery workers: one per channel, so a hanging SMTP server never delays webhooks --
-    @timer(interval=NOTIFY.poll_seconds)
+    @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
     def deliver_email(self) -> None:
-        if NOTIFY.email is not None:  # no SMTP configured: emails wait, never dropped
-            while delivery.run_once(self.db, "email", NOTIFY) >= NOTIFY.batch:
+        if self.notify.email is not None:  # no SMTP configured: emails wait, never dropped
+            while delivery.run_once(self.db, "email", self.notify) >= self.notify.batch:
                 pass
 
-    @timer(interval=NOTIFY.poll_seconds)
+    @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
     def deliver_webhooks(self) -> None:
-        while delivery.run_once(self.db, "webhook", NOTIFY) >= NOTIFY.batch:
+        while delivery.run_once(self.db, "webhook", self.notify) >= self.notify.batch:
             pass
         delivery.update_backlog(self.db)
 
-    @timer(interval=NOTIFY.digest_poll_seconds)
+    @config_timer(seconds=lambda cfg: notify_config(cfg).digest_poll_seconds)
     def send_digests(self) -> None:
-        digest.run_digests(self.db, NOTIFY, now(self.settings), self.settings.public_url)
+        digest.run_digests(self.db, self.notify, now(self.settings), self.settings.public_url)
 
     # in-app inbox ------------------------------------------------------------
     @rpc
