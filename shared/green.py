@@ -13,8 +13,7 @@ def patch() -> None:
 
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
     # eventlet warns that it is deprecated; the choice is recorded in docs/decisions.md.
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module="eventlet")
-    warnings.filterwarnings("ignore", message=".*Eventlet.*")
+    warnings.filterwarnings("ignore", message=r"(?s)\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()
