@@ -84,8 +84,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/reports/timeliness", "Timeliness figures of your LA", "reports",
               ("la_manager",), (200, gs.Timeliness), query=gs.TimelinessQuery,
               errors=(401, 403, 422, 503),
-              description="SEN2-style: decisions within 6 weeks, new plans within 20 weeks "
-              "(with and without exceptions), average weeks to issue, for a calendar year."),
+              description="SEN2: decisions within 6 weeks, new plans within 20 weeks "
+              "(including and excluding exceptions), average weeks to issue, for a calendar "
+              "year, from the statutory clock's met milestones."),
     Operation("get", "/v1/las", "Local authorities of the region", "region", ALL_ROLES,
               (200, gs.LaList), errors=(401, 503)),
     Operation("post", "/v1/las", "Add or rename a local authority", "region",

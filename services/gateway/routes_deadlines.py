@@ -62,4 +62,6 @@ class DeadlineRoutes:
         if la_code != actor["la_code"]:
             raise Problem(403, "Forbidden", "You may read your own LA's figures only.")
         year = q.get("year") or today(self.settings).year
-        return json_response(self._call("referrals", "timeliness", actor, la_code, year))
+        # SEN2 figures are the statutory clock's (met milestones, exception days): one
+        # definition for the API, the gauges and the DfE return.
+        return json_response(self._call("deadlines", "timeliness", la_code, year))

@@ -57,7 +57,7 @@ class DeadlineListQuery(Query):
 
 class TimelinessQuery(Query):
     la_code = fields.String(validate=LA_CODE, metadata={"description": "default: your LA"})
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100),
+    year = fields.Integer(validate=validate.Range(min=2014, max=2100),
                           metadata={"description": "calendar year; default: this year"})
 
 
@@ -185,32 +185,26 @@ class AlertList(Out):
     alerts = fields.List(fields.Nested(Alert))
 
 
-class DecisionFigures(Out):
-    made = fields.Integer()
-    to_assess = fields.Integer()
-    refused = fields.Integer()
-    within_6_weeks = fields.Integer()
-    within_6_weeks_percent = fields.Float(allow_none=True)
-
-
-class PlanFigures(Out):
-    issued = fields.Integer()
+class Sen2Figures(Out):
+    requests_decided = fields.Integer(metadata={"description": "decisions to assess made"})
+    decided_within_6_weeks = fields.Integer()
+    decided_within_6_weeks_pct = fields.Float(allow_none=True)
+    plans_issued = fields.Integer(metadata={"description": "new final plans issued"})
     within_20_weeks = fields.Integer()
-    within_20_weeks_percent = fields.Float(allow_none=True)
-    excluding_exceptions = fields.Integer()
-    within_20_weeks_excluding_exceptions = fields.Integer()
-    within_20_weeks_excluding_exceptions_percent = fields.Float(allow_none=True)
     over_20_weeks_under_a_year = fields.Integer()
     over_a_year = fields.Integer()
-    average_weeks_to_issue = fields.Float(allow_none=True)
+    within_20_weeks_pct = fields.Float(allow_none=True)
 
 
 class Timeliness(Out):
+    """SEN2 timeliness for one calendar year (by the date of the decision or the plan)."""
+
     la_code = fields.String()
     year = fields.Integer()
-    requests_received = fields.Integer()
-    decisions_to_assess = fields.Nested(DecisionFigures)
-    plans_issued = fields.Nested(PlanFigures)
+    including_exceptions = fields.Nested(Sen2Figures)
+    excluding_exceptions = fields.Nested(Sen2Figures, metadata={
+        "description": "leaves out cases to which a Reg 5(4)/10(4)/13(3) exception applied"})
+    average_weeks_to_issue = fields.Float(allow_none=True)
 
 
 # --- the region's directory ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import date
 
 from marshmallow import ValidationError
 
-from services.referrals import figures, lifecycle, store
+from services.referrals import lifecycle, store
 from services.referrals.schemas import (
     MAX_PAGE,
     Actor,
@@ -275,16 +275,6 @@ def audit_trail(db: Database, raw_actor: dict, case_id: str, limit: int = 100,
     items = AuditEntry(many=True).dump(entries)
     return {"case_id": str(row["id"]), "reference": row["reference"], "entries": items,
             "next_before": items[-1]["id"] if len(items) == limit else None}
-
-
-def timeliness(db: Database, raw_actor: dict, la_code: str, year: int) -> dict:
-    """The LA's timeliness figures for a calendar year (LA managers of that LA only)."""
-    actor = load_actor(raw_actor)
-    if actor["role"] != "la_manager" or actor.get("la_code") != la_code:
-        raise Problem(403, "Forbidden", "Only the LA's managers may read its figures.")
-    with db.read() as conn:
-        cases, steps = store.steps_for_figures(conn, la_code)
-    return {"la_code": la_code, **figures.timeliness(cases, steps, int(year))}
 
 
 # --- events from the deadlines service ----------------------------------------------------

@@ -50,10 +50,6 @@ class ReferralsService:
         return cases.audit_trail(self.db, actor, case_id, limit, before)
 
     @rpc
-    def timeliness(self, actor: dict, la_code: str, year: int) -> dict:
-        return cases.timeliness(self.db, actor, la_code, year)
-
-    @rpc
     def ping(self) -> str:
         return "pong"
 

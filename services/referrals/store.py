@@ -163,18 +163,6 @@ def steps_of_case(uow: UnitOfWork, case_id) -> list[dict]:
                        (case_id,)).fetchall()
 
 
-def steps_for_figures(conn, la_code: str) -> tuple[list[dict], list[dict]]:
-    """The LA's cases (receipt dates) and the steps the timeliness figures count."""
-    cases = conn.execute("SELECT id, received_on FROM cases WHERE la_code = %s",
-                         (la_code,)).fetchall()
-    steps = conn.execute(
-        "SELECT s.case_id, s.seq, s.type, s.on_date, s.data FROM case_steps s "
-        "JOIN cases c ON c.id = s.case_id WHERE c.la_code = %s AND s.type = ANY(%s) "
-        "ORDER BY s.case_id, s.seq",
-        (la_code, ["decision_to_assess", "final_plan_issued", "exception_started"])).fetchall()
-    return cases, steps
-
-
 # --- audit --------------------------------------------------------------------------------
 
 
