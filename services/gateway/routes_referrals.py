@@ -23,8 +23,6 @@ from services.gateway.openapi import CASE_ROLES
 from shared.config import today
 from shared.problems import not_found
 
-DEADLINES_CHUNK = 500  # case ids per deadlines RPC: keeps each reply well under a megabyte
-
 
 def valid_id(case_id: str) -> str:
     try:
@@ -34,13 +32,6 @@ def valid_id(case_id: str) -> str:
 
 
 class ReferralRoutes:
-    def _deadlines_of(self, case_ids: list[str]) -> dict[str, list[dict]]:
-        """Milestones per case, from the deadlines service (never from its tables)."""
-        out: dict[str, list[dict]] = {}
-        for chunk in joins.chunks(case_ids, DEADLINES_CHUNK):
-            out.update(self._call("deadlines", "deadlines_of_cases", chunk))
-        return out
-
     @http("POST", "/v1/referrals")
     @endpoint("/v1/referrals")
     def submit_referral(self, request):

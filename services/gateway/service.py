@@ -8,7 +8,7 @@ from kombu import Connection
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
-from services.gateway import openapi
+from services.gateway import joins, openapi
 from services.gateway.auth import Authenticator, AuthSettings
 from services.gateway.http import endpoint, json_response
 from services.gateway.routes_alerts import AlertRoutes
@@ -24,6 +24,7 @@ from shared.service import Settings, Storage
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = 5.0  # seconds; also the request's expiration in the broker
+DEADLINES_CHUNK = 500  # case ids per deadlines RPC: keeps each reply well under a megabyte
 
 
 class Auth(DependencyProvider):
@@ -73,6 +74,13 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
         except Exception as exc:  # the database is down or the pool exhausted: 503
             raise ServiceUnavailable("database", type(exc).__name__) from None
         return row is not None and not row["active"]
+
+    def _deadlines_of(self, case_ids: list[str]) -> dict[str, list[dict]]:
+        """Milestones per case, from the deadlines service (never from its tables)."""
+        out: dict[str, list[dict]] = {}
+        for chunk in joins.chunks(case_ids, DEADLINES_CHUNK):
+            out.update(self._call("deadlines", "deadlines_of_cases", chunk))
+        return out
 
     def _call(self, target: str, method: str, *args, **kwargs):
         proxy = getattr(self, target)
