@@ -35,7 +35,7 @@ class ReferralRoutes:
     @http("POST", "/v1/referrals")
     @endpoint("/v1/referrals")
     def submit_referral(self, request):
-        actor = self._actor(request, ("school", "la_caseworker", "la_manager"))
+        actor = self._actor(request, CASE_ROLES)
         body = read_object(request)
         referral = self._call("referrals", "submit_request", actor, body,
                               idempotency_key(request))
