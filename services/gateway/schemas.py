@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
 
 from services.referrals.lifecycle import ADVISERS, STATES
-from services.referrals.schemas import MAX_PAGE, ROLES, Out, Referral, Step
+from services.referrals.schemas import MAX_PAGE, ROLES, AuditEntry, Out, Referral, Step
 from shared.events import LA_CODE, MILESTONE_STATUS, URN
 
 SORTS = ("next_due", "received_on", "reference")
@@ -150,20 +150,10 @@ class History(Out):
     steps = fields.List(fields.Nested(Step))
 
 
-class AuditEntrySchema(Out):
-    id = fields.Integer()
-    actor_sub = fields.String()
-    actor_role = fields.String()
-    action = fields.String()
-    detail = fields.Dict()
-    source = fields.String(allow_none=True)
-    at = fields.DateTime()
-
-
 class AuditTrail(Out):
     case_id = fields.UUID()
     reference = fields.String()
-    entries = fields.List(fields.Nested(AuditEntrySchema))
+    entries = fields.List(fields.Nested(AuditEntry))
     next_before = fields.Integer(allow_none=True)
 
 
