@@ -11,6 +11,12 @@ export GATEWAY_PORT=${GATEWAY_PORT:-8000}
 mkdir -p .run
 .venv/bin/ehcp migrate
 pids=()
+if [ -z "${SMTP_HOST:-}" ]; then
+  # No mail server given: a local one that writes every email to .run/mail.log.
+  export SMTP_HOST=127.0.0.1 SMTP_PORT=${DEMO_SMTP_PORT:-8025}
+  .venv/bin/python -m aiosmtpd -n -l "$SMTP_HOST:$SMTP_PORT" -c aiosmtpd.handlers.Debugging >.run/mail.log 2>&1 &
+  pids+=($!)
+fi
 stopping=
 stop() {
   trap - INT TERM EXIT
@@ -37,7 +43,8 @@ cat <<MSG
 EHCP Tracker is running.
   gateway:  $url        (API under $url/v1, health $url/healthz, $url/readyz)
   metrics:  gateway :${GATEWAY_METRICS_PORT:-9100}  referrals :${REFERRALS_METRICS_PORT:-9101}  deadlines :${DEADLINES_METRICS_PORT:-9102}  notifications :${NOTIFICATIONS_METRICS_PORT:-9103}   (http://127.0.0.1:PORT/metrics)
-  logs:     .run/<service>.log (JSON lines)
+  logs:     .run/<service>.log (JSON lines); emails: .run/mail.log (when no SMTP_HOST was given)
+  API docs: $url/v1/docs   (OpenAPI: $url/v1/openapi.json)
 
 Try it (a SENCo submits a request, then reads the school's alerts):
   TOKEN=\$(python3 -c 'import json; print(json.load(open(".run/tokens.json"))["SENCo, Oakfield Primary (881)"])')

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.infra import TestInfra
+from tests.support.infra import RunInfra
 from tests.support.processes import System
 
 
 @pytest.fixture(scope="session")
 def infra():
-    infra = TestInfra()
+    infra = RunInfra()
     infra.create()
     yield infra
     infra.drop()

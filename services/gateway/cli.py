@@ -139,6 +139,33 @@ def demo_requests(today: date) -> list[tuple[str, dict]]:
     return out
 
 
+# Who gets alerts in the demo: invented addresses on the reserved .example domain.
+DEMO_RECIPIENTS = [
+    {"kind": "school", "la_code": "881", "school_urn": "100001", "name": "Oakfield SENCo",
+     "emails": ["senco@oakfield.example"], "channels": ["inbox", "email", "digest"]},
+    {"kind": "la_team", "la_code": "881", "name": "Northshire SEND team",
+     "emails": ["send-team@northshire.example"], "channels": ["inbox", "email"]},
+    {"kind": "la_manager", "la_code": "881", "name": "Northshire SEND managers",
+     "emails": ["send-managers@northshire.example"], "channels": ["inbox", "email", "digest"]},
+]
+
+
+def seed_demo_recipients(url: str, admin_token: str) -> None:
+    """The demo's alert directory, through the gateway like any admin (idempotent by name)."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    listed = requests.get(f"{url}/v1/recipients", headers=headers, timeout=15)
+    listed.raise_for_status()
+    existing = {r["name"] for r in listed.json()["recipients"]}
+    for recipient in DEMO_RECIPIENTS:
+        if recipient["name"] not in existing:
+            r = requests.post(f"{url}/v1/recipients", json=recipient, headers=headers,
+                              timeout=15)
+            if r.status_code != 201:
+                sys.exit(f"demo recipient failed: {r.status_code} {r.text}")
+
+
 def cmd_seed_demo(args) -> None:
     import requests
 
@@ -155,6 +182,8 @@ def cmd_seed_demo(args) -> None:
     tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
               for label, claims in DEMO_ROLES}
     if args.url:
+        seed_demo_recipients(args.url, issue_token(cfg.jwt_secret, role="region_admin",
+                                                   sub="region-admin"))
         today = date.fromisoformat(cfg.now[:10]) if cfg.now else date.today()
         for urn, body in demo_requests(today):
             school_token = issue_token(cfg.jwt_secret, role="school", school_urn=urn)

@@ -19,7 +19,7 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-class TestInfra:
+class RunInfra:
     def __init__(self) -> None:
         self.run_id = uuid.uuid4().hex[:10]
         self.vhost = f"ehcp-test-{self.run_id}"

@@ -16,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("referrals", "deadlines", "notifications", "gateway")
 
 
+def _die_with_parent() -> None:
+    """Run in the child before exec: if the test process dies (a timeout, Ctrl-C), the kernel
+    kills the service too, so no orphan keeps consuming from a dropped vhost."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,11 +40,14 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, extra_env: dict | None = None, timeout: float = 30) -> ServiceProcess:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError(f"{self.name} is already running (pid {self.proc.pid})")
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module], cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, env={**self.env, **(extra_env or {})})
+            stderr=subprocess.STDOUT, env={**self.env, **(extra_env or {})},
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_bytes()[offset:].decode(errors="replace")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.infra import TestInfra
+from tests.support.infra import RunInfra
 from tests.support.processes import System
 
 
 @pytest.fixture(scope="package")
 def infra():
     """Overrides the session's infra for this package only."""
-    infra = TestInfra()
+    infra = RunInfra()
     infra.create()
     yield infra
     infra.drop()
