@@ -21,7 +21,6 @@ Configuration (environment, read once at start-up):
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.request
@@ -101,8 +100,7 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls, cfg: Config, env: Mapping[str, str] | None = None) -> AuthSettings:
-        if env is None:  # the loader's copy of the environment, where it keeps one
-            env = getattr(cfg, "env", None) or os.environ
+        env = cfg.env if env is None else env  # the one loader's copy of the environment
         mode = env.get("AUTH_MODE", "local").strip().lower()
         if mode not in ("local", "oidc", "both"):
             raise ValueError("AUTH_MODE must be local, oidc or both")
