@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.infra import RunInfra
+from tests.support.infra import fresh_infra
 from tests.support.processes import System
 
 
 @pytest.fixture(scope="session")
 def infra():
-    infra = RunInfra()
-    infra.create()
-    yield infra
-    infra.drop()
+    with fresh_infra() as infra:
+        yield infra
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 
@@ -44,3 +46,14 @@ class RunInfra:
         return psycopg.connect(self.database_url, autocommit=True,
                                options=f"-c search_path={schema}",
                                row_factory=psycopg.rows.dict_row)
+
+
+@contextmanager
+def fresh_infra() -> Iterator[RunInfra]:
+    """A vhost and database that exist for the duration of the block."""
+    infra = RunInfra()
+    infra.create()
+    try:
+        yield infra
+    finally:
+        infra.drop()

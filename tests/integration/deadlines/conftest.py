@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.infra import RunInfra
+from tests.support.infra import fresh_infra
 from tests.support.processes import System
 
 
 @pytest.fixture(scope="package")
 def infra():
     """Overrides the session's infra for this package only."""
-    infra = RunInfra()
-    infra.create()
-    yield infra
-    infra.drop()
+    with fresh_infra() as infra:
+        yield infra
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.support.api import Api as BaseApi
 from tests.support.api import token
 from tests.support.bus import publish, referral_received
 from tests.support.channels import Receiver, SmtpServer, free_port
-from tests.support.infra import RunInfra
+from tests.support.infra import fresh_infra
 from tests.support.processes import ServiceProcess, System, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -46,10 +46,8 @@ class Api(BaseApi):
 def infra():
     """A vhost and database of this module's own: cases left by other modules would
     otherwise fall due under this module's clock and flood the queues with their alerts."""
-    infra = RunInfra()
-    infra.create()
-    yield infra
-    infra.drop()
+    with fresh_infra() as infra:
+        yield infra
 
 
 @pytest.fixture(scope="module")
