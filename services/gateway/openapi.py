@@ -65,6 +65,14 @@ OPERATIONS: tuple[Operation, ...] = (
               "case's last step. A refused step changes nothing. Schools may record only "
               "their own advice (`advice_received`, adviser `school`) and their own reply to a "
               "consultation (`school_response_received`)."),
+    Operation("post", "/v1/referrals/{id}/events/{step_id}/corrections",
+              "Correct the date of a recorded step", "cases", CASE_ROLES,
+              (201, rs.StepRecorded), body=rs.StepCorrection,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="LA staff only. The case's steps are replayed with the new date: a "
+              "date that would put them out of order, before the receipt or in the future is "
+              "refused with 422 and changes nothing. The deadlines are recomputed as if the "
+              "right date had been recorded first; the audit trail keeps both dates."),
     Operation("get", "/v1/referrals/{id}/events", "The case's recorded steps", "cases",
               CASE_ROLES, (200, gs.History), errors=(401, 404, 503)),
     Operation("get", "/v1/referrals/{id}/deadlines", "The case's statutory deadlines", "cases",

@@ -93,6 +93,15 @@ class ReferralRoutes:
                             idempotency_key(request))
         return json_response(answer, 201)
 
+    @http("POST", "/v1/referrals/<string:case_id>/events/<string:step_id>/corrections")
+    @endpoint("/v1/referrals/{id}/events/{step_id}/corrections")
+    def correct_step(self, request, case_id, step_id):
+        actor = self._actor(request, CASE_ROLES, hide=True)
+        body = read_object(request)
+        answer = self._call("referrals", "correct_step", actor, valid_id(case_id),
+                            valid_id(step_id), body)
+        return json_response(answer, 201)
+
     @http("GET", "/v1/referrals/<string:case_id>/events")
     @endpoint("/v1/referrals/{id}/events")
     def case_history(self, request, case_id):

@@ -21,6 +21,7 @@ from services.referrals.schemas import (
     Referral,
     ReferralRequest,
     Step,
+    StepCorrection,
     StepRequest,
 )
 from shared.db import Database, UnitOfWork
@@ -196,6 +197,59 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
         uow.emit(event)
     log.info("step recorded", extra={"case_id": row["id"], "reference": row["reference"],
                                      "event_type": step_type, "status": new.status})
+    return _step_answer(updated, step)
+
+
+def correct_step(db: Database, raw_actor: dict, case_id: str, step_id: str, body: object,
+                 today: date) -> dict:
+    """Correct the date of a recorded step. The case's history is replayed with the new
+    date through the lifecycle, so a correction that would put steps out of order (or in
+    the future) is refused with 422 and changes nothing."""
+    actor = load_actor(raw_actor)
+    try:
+        fix = StepCorrection().load(body if isinstance(body, dict) else {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id, for_update=True)
+        if actor["role"] not in LA_ROLES:
+            raise Problem(403, "Forbidden", "Only the LA corrects a recorded step.")
+        steps = store.steps_of_case(uow, row["id"])
+        target = next((s for s in steps if str(s["id"]) == str(step_id)), None)
+        if target is None:
+            raise not_found("step")
+        # The case's school now is right to start from: only a plan step changes it, and
+        # the replay sets it again at that step.
+        state = lifecycle.new_case(row["received_on"], row["la_code"], row["school_urn"], today)
+        for s in steps:
+            on = fix["on"] if s is target else s["on_date"]
+            try:
+                state = lifecycle.apply_step(state, s["type"], on, s["data"], today)
+            except (lifecycle.InvalidStep, lifecycle.StepNotAllowed) as exc:
+                message = getattr(exc, "message", str(exc))
+                raise Problem(422, "Validation failed", f"step {s['seq']} ({s['type']}): "
+                              f"{message}", [{"field": "on", "message": message}]) from None
+            if s is target:
+                status_after = state.status
+        correction_id = uuid.uuid4()
+        event = new_event("case.step_recorded", {
+            "case_id": row["id"], "reference": row["reference"], "school_urn": state.school_urn,
+            "step_id": correction_id, "step_type": target["type"], "on": fix["on"],
+            "data": {k: target["data"][k] for k in EVENT_DATA_KEYS if k in target["data"]},
+            "corrects": store.latest_version(uow, target["id"]),
+        }, la_code=row["la_code"])
+        step = store.correct_step_date(
+            uow, correction_id=correction_id, step=target, on=fix["on"],
+            corrects=event["payload"]["corrects"], note=fix["note"], actor=actor,
+            status_after=status_after)
+        updated = store.update_case_state(uow, row["id"], state, event["id"])
+        store.audit(uow, actor, "correct_step", row["id"],
+                    {"seq": target["seq"], "type": target["type"],
+                     "from": target["on_date"].isoformat(), "to": fix["on"].isoformat()},
+                    row["la_code"])
+        uow.emit(event)
+    log.info("step corrected", extra={"case_id": row["id"], "reference": row["reference"],
+                                      "event_type": target["type"]})
     return _step_answer(updated, step)
 
 

@@ -147,6 +147,18 @@ class Referral(Out):
                        "latest event into account"})
 
 
+class StepCorrection(Schema):
+    """POST /v1/referrals/{id}/events/{step_id}/corrections: the step's right date."""
+
+    class Meta:
+        unknown = RAISE
+
+    on = fields.Date(required=True, metadata={"example": "2026-02-12"})
+    note = fields.String(validate=validate.Length(max=500), load_default=None,
+                         metadata={"description": "why, for the audit trail (kept in the "
+                                                  "referrals service only)"})
+
+
 class Step(Out):
     """One recorded step of a case (its history)."""
 

@@ -33,6 +33,10 @@ class ReferralsService:
                                  today(self.settings))
 
     @rpc
+    def correct_step(self, actor: dict, case_id: str, step_id: str, body: dict) -> dict:
+        return cases.correct_step(self.db, actor, case_id, step_id, body, today(self.settings))
+
+    @rpc
     def history(self, actor: dict, case_id: str) -> dict:
         return cases.history(self.db, actor, case_id)
 

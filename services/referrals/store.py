@@ -158,6 +158,24 @@ def insert_step(uow: UnitOfWork, *, step_id: uuid.UUID, case_id, step_type: str,
          status_after, event_id, idempotency_key, case_id)).fetchone()
 
 
+def latest_version(uow: UnitOfWork, step_id) -> str:
+    """The id of the step's newest version: its last correction, or the step itself."""
+    row = uow.execute("SELECT id FROM step_corrections WHERE step_id = %s "
+                      "ORDER BY recorded_at DESC LIMIT 1", (step_id,)).fetchone()
+    return str(row["id"]) if row else str(step_id)
+
+
+def correct_step_date(uow: UnitOfWork, *, correction_id: uuid.UUID, step: dict, on: date,
+                      corrects: str, note: str | None, actor: dict, status_after: str) -> dict:
+    uow.execute(
+        "INSERT INTO step_corrections (id, step_id, corrects, previous_on, on_date, note, "
+        "recorded_by, recorded_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (correction_id, step["id"], corrects, step["on_date"], on, note, actor["sub"],
+         actor["role"]))
+    return uow.execute("UPDATE case_steps SET on_date = %s, status_after = %s WHERE id = %s "
+                       "RETURNING *", (on, status_after, step["id"])).fetchone()
+
+
 def steps_of_case(uow: UnitOfWork, case_id) -> list[dict]:
     return uow.execute("SELECT * FROM case_steps WHERE case_id = %s ORDER BY seq",
                        (case_id,)).fetchall()
