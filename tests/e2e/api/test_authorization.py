@@ -57,13 +57,15 @@ def world(system):
             for name, claims in ACTORS.items()}
     caseworker = apis["la_caseworker"]
     case = case_in(caseworker, "assessing", LA, SCHOOL)
-    step(caseworker, case["id"], "advice_requested", "2026-02-11", adviser="school")
+    requested = step(caseworker, case["id"], "advice_requested", "2026-02-11",
+                     adviser="school")
     # a case of LA 951 for a pupil of a school in LA 952
     cross = submit(apis["school:other_la"], LA, OTHER_LA_SCHOOL)
     # the school's alert for the case, once the notifications service has it
     alert = wait_for(lambda: [a for a in apis["school"].get("/v1/alerts").json()["alerts"]
                               if a["case_id"] == case["id"]])[0]
-    return {"apis": apis, "case": case, "cross": cross, "alert": alert}
+    return {"apis": apis, "case": case, "cross": cross, "alert": alert,
+            "step": requested["step"]["id"]}
 
 
 def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
@@ -78,6 +80,8 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("GET", f"/v1/referrals/{cid}", None, own(200, 404)),
         ("POST", f"/v1/referrals/{cid}/events", la_step,
          expect(404, school=403, la_caseworker=201, la_manager=201)),
+        ("POST", f"/v1/referrals/{cid}/events/{world['step']}/corrections",
+         {"on": "2026-02-11"}, expect(404, school=403, la_caseworker=201, la_manager=201)),
         ("GET", f"/v1/referrals/{cid}/events", None, own(200, 404)),
         ("GET", f"/v1/referrals/{cid}/deadlines", None, own(200, 404)),
         ("GET", f"/v1/referrals/{cid}/audit", None,
@@ -134,6 +138,7 @@ def test_every_endpoint_is_in_the_matrix(world):
         template = path.split("?")[0]
         for segment in (world["case"]["id"], world["alert"]["id"], "matrix-new-user"):
             template = template.replace(segment, "{id}")
+        template = template.replace(world["step"], "{step_id}")
         covered.add((method, template))
     assert documented <= covered, documented - covered
 

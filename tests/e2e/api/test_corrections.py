@@ -12,17 +12,17 @@ from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 
-LA, SCHOOL, OTHER_SCHOOL = "951", "951001", "951002"
+LA, SCHOOL, OTHER_SCHOOL = "971", "971001", "971002"
 
 
 @pytest.fixture(scope="module")
 def caseworker(system):
-    return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-951"))
+    return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-971"))
 
 
 @pytest.fixture(scope="module")
 def school(system):
-    return Api(system.url, token("school", school_urn=SCHOOL, sub="senco-951001"))
+    return Api(system.url, token("school", school_urn=SCHOOL, sub="senco-971001"))
 
 
 def deadline(api: Api, case_id: str, milestone: str) -> dict:
@@ -64,7 +64,7 @@ def test_a_corrected_date_moves_the_deadlines_and_is_audited(caseworker, school,
     steps = caseworker.get(f"/v1/referrals/{case['id']}/events").json()["steps"]
     assert [s["on"] for s in steps if s["type"] == "decision_to_assess"] == ["2026-02-13"]
 
-    manager = Api(system.url, token("la_manager", la_code=LA, sub="mgr-951"))
+    manager = Api(system.url, token("la_manager", la_code=LA, sub="mgr-971"))
     trail = manager.get(f"/v1/referrals/{case['id']}/audit").json()["entries"]
     fixes = [e["detail"] for e in trail if e["action"] == "correct_step"]
     assert {(f["from"], f["to"]) for f in fixes} == {("2026-02-20", "2026-02-12"),
@@ -95,7 +95,7 @@ def test_only_the_cases_la_corrects(caseworker, school, system):
     path = f"/v1/referrals/{case['id']}/events/{decided['step']['id']}/corrections"
     assert school.post(path, {"on": "2026-02-09"}).status_code == 403
     for outsider in (token("school", school_urn=OTHER_SCHOOL),
-                     token("la_caseworker", la_code="952"), token("region_admin"),
+                     token("la_caseworker", la_code="972"), token("region_admin"),
                      token("ops")):
         assert Api(system.url, outsider).post(path, {"on": "2026-02-09"}).status_code == 404
     unknown = f"/v1/referrals/{case['id']}/events/{case['id']}/corrections"
