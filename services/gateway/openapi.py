@@ -23,6 +23,7 @@ CASE_ROLES = ("school", "la_caseworker", "la_manager")
 LA_ROLES = ("la_caseworker", "la_manager")
 ALL_ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
 NOTIFY_ADMINS = ("la_manager", "region_admin")
+LA_SETTINGS_READERS = ("la_caseworker", "la_manager", "region_admin")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,37 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/v1/las", "Add or rename a local authority", "region",
               ("region_admin",), (201, gs.LocalAuthority), body=gs.LocalAuthority,
               errors=(400, 401, 403, 415, 422, 503)),
+    # An LA's statutory-clock settings and school closures (routes_la.py; the deadlines
+    # service validates and stores them). 404 for whoever the LA is hidden from.
+    Operation("get", "/v1/las/{la_code}/settings", "The LA's statutory-clock settings",
+              "region", LA_SETTINGS_READERS, (200, gs.LaSettingsAnswer),
+              errors=(401, 404, 503),
+              description="Staff of the LA and region admins read; anyone else gets 404."),
+    Operation("put", "/v1/las/{la_code}/settings",
+              "Replace the LA's statutory-clock settings", "region", ("la_manager",),
+              (200, gs.LaSettingsAnswer), body=gs.LaSettings,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="`next_working_day_receipt`: a request received after "
+              "`receipt_cutoff` (default 17:00, London time) or on a non-working day counts "
+              "from the next working day (default: off). `alert_offsets`: when alerts go, "
+              "relative to each target date; `milestone_alert_offsets` overrides them per "
+              "milestone name, prefix or rule id. A key left out takes its default. The LA's "
+              "open cases are recomputed shortly after (`recompute_queued` says how many). "
+              "Only the LA's managers; its caseworkers and region admins get 403."),
+    Operation("get", "/v1/las/{la_code}/closures", "The LA's school closures (term dates)",
+              "region", LA_SETTINGS_READERS, (200, gs.ClosureList), errors=(401, 404, 503),
+              description="Staff of the LA and region admins read; anyone else gets 404."),
+    Operation("post", "/v1/las/{la_code}/closures", "Record a school closure (term dates)",
+              "region", ("la_manager",), (201, gs.ClosureAnswer), body=gs.ClosureRequest,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="For one school (`school_urn`) or, with null, every school of the "
+              "LA. School advice asked from one week before a closure of at least 4 weeks to "
+              "one week before it re-opens puts the case under exception limb (a), Reg 5(4): "
+              "the LA's open cases are recomputed shortly after (`recompute_queued`)."),
+    Operation("delete", "/v1/las/{la_code}/closures/{id}", "Remove a school closure",
+              "region", ("la_manager",), (200, gs.ClosureRemoved),
+              errors=(401, 403, 404, 503),
+              description="The LA's open cases are recomputed shortly after."),
     Operation("get", "/v1/schools", "Schools of the region", "region", ALL_ROLES,
               (200, gs.SchoolList), errors=(401, 503)),
     Operation("post", "/v1/schools", "Add or update a school (by URN)", "region",
@@ -219,9 +251,11 @@ def build_spec(server_url: str = "") -> dict:
         parameters: list = []
         for name in re.findall(r"\{(\w+)\}", op.path):
             uuid_id = name == "id" and "/users/" not in op.path
+            schema = {"type": "string", **({"format": "uuid"} if uuid_id else {})}
+            if name == "la_code":  # the demo region's LA, as in the bodies' examples
+                schema.update(pattern=r"^\d{3}$", example="881")
             parameters.append({"in": "path", "name": name, "required": True,
-                               "schema": {"type": "string",
-                                          **({"format": "uuid"} if uuid_id else {})}})
+                               "schema": schema})
         if op.query is not None:
             parameters.append({"in": "query", "schema": op.query})
         for header in op.headers:

@@ -4,8 +4,11 @@ service's schemas (services/referrals/schemas.py); both feed the OpenAPI documen
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
+from datetime import date
 
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
+
+from services.deadlines.schemas import AlertOffsetSchema, LaSettingsSchema
 from services.referrals.lifecycle import ADVISERS, STATES
 from services.referrals.schemas import MAX_PAGE, ROLES, AuditEntry, Out, Referral, Step
 from shared.events import LA_CODE, MILESTONE_STATUS, URN
@@ -251,3 +254,93 @@ class UserList(Out):
 class Health(Out):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# --- an LA's statutory-clock settings and school closures (routes_la.py) ----------------
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (marshmallow's Boolean also takes 0, 1, "yes", "off"...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class AlertOffset(AlertOffsetSchema):
+    # strict: the deadlines service's Integer would take 2.5 (or 1e-42) and truncate it
+    offset = fields.Integer(required=True, strict=True,
+                            validate=validate.Range(min=-120, max=120), metadata={
+                                "description": "negative: before the target date"})
+
+
+def _offsets() -> fields.List:
+    return fields.List(fields.Nested(AlertOffset), validate=validate.Length(max=20))
+
+
+class LaSettings(LaSettingsSchema):
+    """The deadlines service's own schema, stricter about JSON types (booleans, whole
+    numbers). A PUT replaces them all: a key left out takes its default
+    (next_working_day_receipt false, receipt_cutoff 17:00, alerts 10 and 5 working days
+    before, on the day, the day after)."""
+
+    next_working_day_receipt = StrictBoolean(metadata={
+        "description": "a request after receipt_cutoff (HH:MM, London time) or on a "
+                       "non-working day counts from the next working day"})
+    alert_offsets = _offsets()
+    milestone_alert_offsets = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=100)), values=_offsets(),
+        metadata={"description": "per milestone name (advice:health), prefix (advice) or "
+                  "rule id (A6)"})
+
+
+class LaSettingsAnswer(Out):
+    la_code = fields.String()
+    settings = fields.Nested(LaSettings, metadata={
+        "description": "as set; a key absent takes its default"})
+    recompute_queued = fields.Integer(metadata={
+        "description": "PUT: open cases of the LA queued to be recomputed"})
+
+
+# Term dates far outside any case are a typing error, and keep date arithmetic in range.
+CLOSURE_DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31),
+                               error="must be between 2000-01-01 and 2099-12-31")
+
+
+class ClosureRequest(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt date field is an error, not a closure without it
+
+    school_urn = fields.String(load_default=None, allow_none=True, validate=URN, metadata={
+        "description": "the school closed; null: every school of the LA (term dates)",
+        "example": "100001"})
+    starts_on = fields.Date(required=True, validate=CLOSURE_DATES,
+                            metadata={"description": "first day closed",
+                                      "example": "2026-07-22"})
+    ends_on = fields.Date(required=True, validate=CLOSURE_DATES,
+                          metadata={"description": "last day closed (not before starts_on)",
+                                    "example": "2026-09-01"})
+
+
+class Closure(Out):
+    id = fields.UUID()
+    la_code = fields.String()
+    school_urn = fields.String(allow_none=True)
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+
+
+class ClosureAnswer(Closure):
+    recompute_queued = fields.Integer(metadata={
+        "description": "open cases of the LA queued to be recomputed"})
+
+
+class ClosureRemoved(Out):
+    id = fields.UUID()
+    removed = fields.Boolean()
+    recompute_queued = fields.Integer()
+
+
+class ClosureList(Out):
+    items = fields.List(fields.Nested(Closure))

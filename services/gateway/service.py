@@ -14,6 +14,7 @@ from services.gateway.http import endpoint, json_response
 from services.gateway.routes_alerts import AlertRoutes
 from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
+from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
@@ -38,7 +39,7 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes):
+                     NotificationRoutes, LaRoutes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 

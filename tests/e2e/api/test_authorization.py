@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jwt
 import pytest
+import requests
 
 from services.gateway.auth import issue_token
 from services.gateway.openapi import OPERATIONS
@@ -64,8 +65,24 @@ def world(system):
     # the school's alert for the case, once the notifications service has it
     alert = wait_for(lambda: [a for a in apis["school"].get("/v1/alerts").json()["alerts"]
                               if a["case_id"] == case["id"]])[0]
+    # a school closure of the LA for the matrix to remove (dates before any case of LA 951)
+    closure = call(apis["la_manager"], "POST", f"/v1/las/{LA}/closures", FAR_CLOSURE).json()
     return {"apis": apis, "case": case, "cross": cross, "alert": alert,
-            "step": requested["step"]["id"]}
+            "step": requested["step"]["id"], "closure": closure}
+
+
+# An LA's settings and closures: rows the matrix may write without moving a deadline.
+FAR_CLOSURE = {"school_urn": SCHOOL, "starts_on": "2015-07-22", "ends_on": "2015-09-01"}
+LA_READ = dict(la_caseworker=200, la_manager=200, region_admin=200)  # others: 404
+
+
+def la_write(ok: int) -> dict[str, int]:
+    """Only the LA's managers write; its caseworkers and region admins (who may read) get
+    403; everyone else 404. The manager comes last: a DELETE done once cannot be redone."""
+    out = expect(404, la_caseworker=403, region_admin=403)
+    del out["la_manager"]
+    out["la_manager"] = ok
+    return out
 
 
 def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
@@ -95,6 +112,11 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("GET", "/v1/las", None, expect(200)),
         ("POST", "/v1/las", {"la_code": LA, "name": "Matrix County"},
          expect(403, region_admin=201)),
+        ("GET", f"/v1/las/{LA}/settings", None, expect(404, **LA_READ)),
+        ("PUT", f"/v1/las/{LA}/settings", {}, la_write(200)),
+        ("GET", f"/v1/las/{LA}/closures", None, expect(404, **LA_READ)),
+        ("POST", f"/v1/las/{LA}/closures", FAR_CLOSURE, la_write(201)),
+        ("DELETE", f"/v1/las/{LA}/closures/{world['closure']['id']}", None, la_write(200)),
         ("GET", "/v1/schools", None, expect(200)),
         ("POST", "/v1/schools", {"urn": SCHOOL, "name": "Matrix School", "la_code": LA},
          expect(403, region_admin=201)),
@@ -117,7 +139,8 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
 
 
 def call(api: Api, method: str, path: str, body):
-    return api.post(path, body) if method == "POST" else api.get(path)
+    return requests.request(method, api.base_url + path, json=body, headers=api._headers(),
+                            timeout=15)
 
 
 def secrets_of(world) -> list[str]:
@@ -136,8 +159,10 @@ def test_every_endpoint_is_in_the_matrix(world):
     covered = set()
     for method, path, _, _ in requests_of(world):
         template = path.split("?")[0]
-        for segment in (world["case"]["id"], world["alert"]["id"], "matrix-new-user"):
+        for segment in (world["case"]["id"], world["alert"]["id"], "matrix-new-user",
+                        world["closure"]["id"]):
             template = template.replace(segment, "{id}")
+        template = template.replace(f"/v1/las/{LA}/", "/v1/las/{la_code}/")
         template = template.replace(world["step"], "{step_id}")
         covered.add((method, template))
     assert documented <= covered, documented - covered

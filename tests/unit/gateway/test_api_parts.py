@@ -98,8 +98,10 @@ def served_routes() -> set[tuple[str, str]]:
             if "<path:" in url:
                 continue  # the catch-all
             for method in entrypoint.method.split(","):
-                path = re.sub(r"<string:(\w+_id|sub)>", "{id}", url)
-                path = path.replace("<string:secret>", "{secret}")
+                # the first *_id (or sub) variable is the documented {id}; any other
+                # variable keeps its name ({la_code}, {step_id}, {secret})
+                path = re.sub(r"<string:(\w+_id|sub)>", "{id}", url, count=1)
+                path = re.sub(r"<string:(\w+)>", r"{\1}", path)
                 routes.add((method, path))
     return routes
 
