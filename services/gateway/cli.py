@@ -9,12 +9,16 @@ Usage:
   ehcp user disable senco-1      (every token of senco-1 is refused from now on)
   ehcp migrate            apply every service's migrations (also done at each start-up)
   ehcp seed-demo [--url http://127.0.0.1:8000]   demo region, tokens, and demo requests
+  ehcp closures list 881 [--url URL]      school closures (term dates) of an LA
+  ehcp closures add 881 --from 2026-07-22 --to 2026-09-01 [--school-urn 100001] [--url URL]
+  ehcp closures remove 881 <id>           (through the gateway's API, as an LA manager)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import date, timedelta
@@ -200,6 +204,47 @@ def cmd_seed_demo(args) -> None:
         Path(args.tokens_file).write_text(json.dumps(tokens, indent=2))
 
 
+def cmd_closures(args) -> None:
+    """An LA's school closures through the gateway's API (never the deadlines tables), with
+    the token in EHCP_TOKEN or --token, else one signed here for a manager of the LA."""
+    import requests
+
+    if not re.fullmatch(r"\d{3}", args.la_code or ""):
+        raise ValueError("an LA code has three digits, e.g. 881")
+    bearer = args.token or os.environ.get("EHCP_TOKEN") or issue_token(
+        load_config("gateway").jwt_secret, role="la_manager", la_code=args.la_code,
+        sub="ehcp-cli", ttl=300)
+    base = f"{args.url.rstrip('/')}/v1/las/{args.la_code}/closures"
+    headers = {"Authorization": f"Bearer {bearer}"}
+    if args.action == "list":
+        r = requests.get(base, headers=headers, timeout=15)
+    elif args.action == "add":
+        if not (args.starts_on and args.ends_on):
+            raise ValueError("closures add needs --from and --to (YYYY-MM-DD)")
+        r = requests.post(base, headers=headers, timeout=15, json={
+            "school_urn": args.school_urn, "starts_on": args.starts_on,
+            "ends_on": args.ends_on})
+    else:
+        if not args.id:
+            raise ValueError("closures remove needs the closure's id (ehcp closures list)")
+        r = requests.delete(f"{base}/{args.id}", headers=headers, timeout=15)
+    if r.status_code >= 400:
+        problem = r.json() if "json" in r.headers.get("Content-Type", "") else {}
+        fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))
+        raise ValueError(f"{r.status_code} {problem.get('detail') or r.text[:200]}"
+                         + (f" ({fields})" if fields else ""))
+    body = r.json()
+    if args.action == "list":
+        for c in body["items"]:
+            print(f"{c['id']}  {c['school_urn'] or 'all schools'}  "
+                  f"{c['starts_on']} to {c['ends_on']}")
+    elif args.action == "add":
+        print(f"closure {body['id']} saved; {body['recompute_queued']} open cases to recompute")
+    else:
+        print(f"closure {body['id']} removed; {body['recompute_queued']} open cases to "
+              "recompute")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ehcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -243,6 +288,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--url", help="gateway URL: also submit demo requests through it")
     p.add_argument("--tokens-file")
     p.set_defaults(fn=cmd_seed_demo)
+
+    p = sub.add_parser("closures", help="school closures (term dates) of an LA, via the API")
+    p.add_argument("action", choices=["add", "list", "remove"])
+    p.add_argument("la_code")
+    p.add_argument("id", nargs="?", help="remove: the closure's id")
+    p.add_argument("--from", dest="starts_on", help="first day closed (YYYY-MM-DD)")
+    p.add_argument("--to", dest="ends_on", help="last day closed (YYYY-MM-DD)")
+    p.add_argument("--school-urn", help="one school; default: every school of the LA")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    p.add_argument("--token", help="bearer token (default: EHCP_TOKEN, else signed here)")
+    p.set_defaults(fn=cmd_closures)
 
     args = parser.parse_args(argv)
     try:

@@ -209,3 +209,22 @@ def test_alert_offsets_per_milestone_are_kept(apis):
     assert answer.status_code == 200, answer.text
     assert answer.json()["settings"] == wanted
     assert apis["region_admin"].get(SETTINGS).json() == {"la_code": LA, "settings": wanted}
+
+
+def test_console_records_closures_through_the_api(system, apis, capsys):
+    from services.gateway.cli import main
+
+    main(["closures", "add", LA, "--from", "2016-07-20", "--to", "2016-08-31",
+          "--url", system.url])
+    added = capsys.readouterr().out
+    closure_id = added.split()[1]
+    assert "open cases to recompute" in added
+    assert [c["id"] for c in apis["caseworker"].get(CLOSURES).json()["items"]
+            if c["starts_on"] == "2016-07-20"] == [closure_id]
+    main(["closures", "list", LA, "--url", system.url])
+    assert f"{closure_id}  all schools  2016-07-20 to 2016-08-31" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="ends_on"):
+        main(["closures", "add", LA, "--from", "2016-08-31", "--to", "2016-07-20",
+              "--url", system.url])
+    main(["closures", "remove", LA, closure_id, "--url", system.url])
+    assert closure_id not in {c["id"] for c in apis["caseworker"].get(CLOSURES).json()["items"]}
