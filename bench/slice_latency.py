@@ -50,7 +50,8 @@ def main(n: int = 50) -> None:
           f"p95 {pct(posts, 0.95):6.1f} ms")
     print(f"POST until the school's alert reads: median {statistics.median(slices):6.1f} ms, "
           f"p95 {pct(slices, 0.95):6.1f} ms")
-    print(f"ratio slice / POST (medians): {statistics.median(slices) / statistics.median(posts):.1f}x")
+    ratio = statistics.median(slices) / statistics.median(posts)
+    print(f"ratio slice / POST (medians): {ratio:.1f}x")
 
 
 if __name__ == "__main__":
