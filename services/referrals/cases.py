@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from marshmallow import ValidationError
 
@@ -95,8 +95,12 @@ def _visible(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = Fals
 
 
 def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key: str | None,
-                   today: date) -> dict:
-    """Record a request for an EHC needs assessment and announce it (referral.received)."""
+                   today: date, now: datetime | None = None) -> dict:
+    """Record a request for an EHC needs assessment and announce it (referral.received).
+
+    A request dated today is received now, through this system: its time travels with the
+    event, so an LA that counts requests after 17:00 from the next working day gets that
+    (a back-dated import has no time of day and counts from its date)."""
     actor = load_actor(raw_actor)
     try:
         request = ReferralRequest().load(body if isinstance(body, dict) else {})
@@ -127,6 +131,7 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
         event = new_event("referral.received", {
             "case_id": case_id, "reference": reference, "school_urn": request["school_urn"],
             "received_on": request["received_on"], "requested_by": request["requested_by"],
+            "received_at": now if now and request["received_on"] == today else None,
         }, la_code=request["la_code"])
         row = store.insert_case(
             uow, case_id=case_id, reference=reference, state=state, request=request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nameko.rpc import rpc
 
 from services.referrals import cases
-from shared.config import today
+from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
 from shared.service import Settings, Storage
 
@@ -20,7 +20,8 @@ class ReferralsService:
 
     @rpc
     def submit_request(self, actor: dict, body: dict, idempotency_key: str | None = None) -> dict:
-        return cases.submit_request(self.db, actor, body, idempotency_key, today(self.settings))
+        return cases.submit_request(self.db, actor, body, idempotency_key, today(self.settings),
+                                    now(self.settings))
 
     @rpc
     def get_referral(self, actor: dict, case_id: str) -> dict:

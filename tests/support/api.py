@@ -33,6 +33,11 @@ class Api:
                              headers=self._headers(kw.pop("headers", None)), timeout=15, **kw)
 
 
+    def put(self, path: str, json=None, **kw) -> requests.Response:
+        return requests.put(self.base_url + path, json=json,
+                            headers=self._headers(kw.pop("headers", None)), timeout=15, **kw)
+
+
 def referral_body(la_code: str = "881", school_urn: str = "100001",
                   received_on: str = "2026-01-05") -> dict:
     # Synthetic child: no real person.
