@@ -20,6 +20,27 @@ MILESTONE_STATUS = ("pending", "met", "late", "breached", "exception", "not_appl
 ALERT_KINDS = ("approaching", "due", "breached", "met")
 
 
+# The advisers whose advice an EHC needs assessment seeks (Reg 6(1)): one list for the
+# referrals lifecycle, the deadlines rules (advice:<adviser> milestones) and the API.
+ADVISERS: tuple[str, ...] = (
+    "educational_psychologist",
+    "health",
+    "social_care",
+    "school",
+    "early_years",
+    "other",
+)
+
+
+def is_uuid(value: object) -> bool:
+    """Whether a value is a UUID (ids from URLs are checked before they reach SQL)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class InvalidEvent(Exception):
     """A message that can never be processed: dead-letter it with this reason."""
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.events import ADVISERS  # noqa: F401 -- re-exported: one list, in the catalogue
+
 
 class Unit(StrEnum):
     DAYS = "days"  # trigger + N calendar days ("within N days of")
@@ -68,14 +70,6 @@ ASSESSMENT_LIMBS = ("a", "b", "c", "d")  # Reg 5(4), 10(4), 13(3), 27(3)
 ADVICE_LIMBS = ("c", "d", "appointment")  # Reg 8(2): no school-closure limb for advice
 TRIBUNAL_LIMBS = ("c", "d", "appointment")  # Reg 44(3)
 
-ADVISERS = (
-    "educational_psychologist",
-    "health",
-    "social_care",
-    "school",
-    "early_years",
-    "other",
-)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from services.notifications.config import NotifyConfig, notify_config
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
+from shared.events import is_uuid
 from shared.problems import Problem, not_found
 from shared.service import Settings, Storage, config_timer
 
@@ -52,13 +53,6 @@ def delivery_json(row: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else
                 str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.items()}
 
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 class NotificationsService:

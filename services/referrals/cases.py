@@ -25,7 +25,7 @@ from services.referrals.schemas import (
     StepRequest,
 )
 from shared.db import Database, UnitOfWork
-from shared.events import new_event
+from shared.events import is_uuid, new_event
 from shared.problems import Problem, not_found, validation_problem
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def detail(row: dict) -> dict:
 
 
 def _visible(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = False) -> dict:
-    row = store.get_case(uow, actor, case_id, for_update) if store.is_valid_uuid(case_id) \
+    row = store.get_case(uow, actor, case_id, for_update) if is_uuid(case_id) \
         else None
     if row is None:
         raise not_found()
@@ -161,7 +161,7 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
     wrong; either way nothing changes. On success the state, the step, the audit row and
     the case.step_recorded event commit together."""
     actor = load_actor(raw_actor)
-    if not store.is_valid_uuid(case_id):
+    if not is_uuid(case_id):
         raise not_found()
     try:
         data = StepRequest().load(body if isinstance(body, dict) else {})
@@ -306,7 +306,7 @@ def get_referrals(db: Database, raw_actor: dict, case_ids: list[str],
                   action: str = "list") -> list[dict]:
     """The visible cases among `case_ids`, in that order; each one shown is audited."""
     actor = load_actor(raw_actor)
-    ids = [c for c in dict.fromkeys(case_ids or []) if store.is_valid_uuid(c)][:MAX_PAGE]
+    ids = [c for c in dict.fromkeys(case_ids or []) if is_uuid(c)][:MAX_PAGE]
     if not ids:
         return []
     with db.unit_of_work() as uow:

@@ -87,6 +87,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from shared.events import ADVISERS  # one list of advisers, in the shared catalogue
+
 # --- states -------------------------------------------------------------------------------
 
 REQUEST_RECEIVED = "request_received"
@@ -151,14 +153,6 @@ STEP_TYPES: tuple[str, ...] = (
     "tribunal_order",
 )
 
-ADVISERS: tuple[str, ...] = (
-    "educational_psychologist",
-    "health",
-    "social_care",
-    "school",
-    "early_years",
-    "other",
-)
 ASSESS_OUTCOMES: tuple[str, ...] = ("assess", "refuse")
 REVIEW_OUTCOMES: tuple[str, ...] = ("maintain", "amend", "cease")
 REASSESSMENT_OUTCOMES: tuple[str, ...] = ("reassess", "refuse")

@@ -237,11 +237,3 @@ def as_referral(row: dict) -> dict:
             "to_phase": state.to_phase or None,
         })
     return out
-
-
-def is_valid_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
