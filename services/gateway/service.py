@@ -18,13 +18,16 @@ from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
+from shared.config import load_config
 from shared.problems import Problem
 from shared.rpc import ServiceUnavailable, call, rpc_proxy
 from shared.service import Settings, Storage
 
 log = logging.getLogger(__name__)
 
-RPC_TIMEOUT = 5.0  # seconds; also the request's expiration in the broker
+# nameko builds RPC proxies when the class is defined, so the timeout (which is also each
+# request's expiration in the broker) is read from the one loader at import.
+RPC_TIMEOUT = load_config("gateway").rpc_timeout
 DEADLINES_CHUNK = 500  # case ids per deadlines RPC: keeps each reply well under a megabyte
 
 
@@ -86,7 +89,7 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
     def _call(self, target: str, method: str, *args, **kwargs):
         proxy = getattr(self, target)
         return call("gateway", proxy, target, method, *args,
-                    timeout=self.settings.rpc_timeout, **kwargs)
+                    timeout=RPC_TIMEOUT, **kwargs)
 
     # health ----------------------------------------------------------------
     @http("GET", "/healthz")
