@@ -12,6 +12,10 @@ Usage:
   ehcp closures list 881 [--url URL]      school closures (term dates) of an LA
   ehcp closures add 881 --from 2026-07-22 --to 2026-09-01 [--school-urn 100001] [--url URL]
   ehcp closures remove 881 <id>           (through the gateway's API, as an LA manager)
+  ehcp recipients list [--la-code 881]     who gets alerts (through the API, as region admin)
+  ehcp recipients add --kind school --la-code 881 --school-urn 100001 --name "Oakfield SENCo"
+       --email senco@oakfield.example --channels inbox,email,digest
+  ehcp recipients remove <id>
 """
 
 from __future__ import annotations
@@ -204,45 +208,73 @@ def cmd_seed_demo(args) -> None:
         Path(args.tokens_file).write_text(json.dumps(tokens, indent=2))
 
 
-def cmd_closures(args) -> None:
-    """An LA's school closures through the gateway's API (never the deadlines tables), with
-    the token in EHCP_TOKEN or --token, else one signed here for a manager of the LA."""
+def _api(args, method: str, path: str, json: dict | None = None, **claims) -> dict:
+    """Call the gateway's API with the token in --token or EHCP_TOKEN, else a short-lived one
+    signed here with `claims`; a problem answer becomes a readable error."""
     import requests
 
-    if not re.fullmatch(r"\d{3}", args.la_code or ""):
-        raise ValueError("an LA code has three digits, e.g. 881")
     bearer = args.token or os.environ.get("EHCP_TOKEN") or issue_token(
-        load_config("gateway").jwt_secret, role="la_manager", la_code=args.la_code,
-        sub="ehcp-cli", ttl=300)
-    base = f"{args.url.rstrip('/')}/v1/las/{args.la_code}/closures"
-    headers = {"Authorization": f"Bearer {bearer}"}
-    if args.action == "list":
-        r = requests.get(base, headers=headers, timeout=15)
-    elif args.action == "add":
-        if not (args.starts_on and args.ends_on):
-            raise ValueError("closures add needs --from and --to (YYYY-MM-DD)")
-        r = requests.post(base, headers=headers, timeout=15, json={
-            "school_urn": args.school_urn, "starts_on": args.starts_on,
-            "ends_on": args.ends_on})
-    else:
-        if not args.id:
-            raise ValueError("closures remove needs the closure's id (ehcp closures list)")
-        r = requests.delete(f"{base}/{args.id}", headers=headers, timeout=15)
+        load_config("gateway").jwt_secret, sub="ehcp-cli", ttl=300, **claims)
+    r = requests.request(method, f"{args.url.rstrip('/')}{path}", json=json, timeout=15,
+                         headers={"Authorization": f"Bearer {bearer}"})
     if r.status_code >= 400:
         problem = r.json() if "json" in r.headers.get("Content-Type", "") else {}
         fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))
         raise ValueError(f"{r.status_code} {problem.get('detail') or r.text[:200]}"
                          + (f" ({fields})" if fields else ""))
-    body = r.json()
+    return r.json()
+
+
+def cmd_closures(args) -> None:
+    """An LA's school closures through the gateway's API (never the deadlines tables), as a
+    manager of the LA."""
+    if not re.fullmatch(r"\d{3}", args.la_code or ""):
+        raise ValueError("an LA code has three digits, e.g. 881")
+    base, manager = f"/v1/las/{args.la_code}/closures", {"role": "la_manager",
+                                                         "la_code": args.la_code}
     if args.action == "list":
-        for c in body["items"]:
+        for c in _api(args, "GET", base, **manager)["items"]:
             print(f"{c['id']}  {c['school_urn'] or 'all schools'}  "
                   f"{c['starts_on']} to {c['ends_on']}")
     elif args.action == "add":
+        if not (args.starts_on and args.ends_on):
+            raise ValueError("closures add needs --from and --to (YYYY-MM-DD)")
+        body = _api(args, "POST", base, {"school_urn": args.school_urn,
+                                         "starts_on": args.starts_on,
+                                         "ends_on": args.ends_on}, **manager)
         print(f"closure {body['id']} saved; {body['recompute_queued']} open cases to recompute")
     else:
+        if not args.id:
+            raise ValueError("closures remove needs the closure's id (ehcp closures list)")
+        body = _api(args, "DELETE", f"{base}/{args.id}", **manager)
         print(f"closure {body['id']} removed; {body['recompute_queued']} open cases to "
               "recompute")
+
+
+def cmd_recipients(args) -> None:
+    """Who gets alerts, through the gateway's API, as a region admin."""
+    admin = {"role": "region_admin"}
+    if args.action == "list":
+        query = f"?la_code={args.la_code}" if args.la_code else ""
+        for r in _api(args, "GET", f"/v1/recipients{query}", **admin)["recipients"]:
+            print(f"{r['id']}  {r['kind']:<10} {r['la_code']} {r.get('school_urn') or '':<6}  "
+                  f"{r['name']}  [{', '.join(r['channels'])}]")
+    elif args.action == "add":
+        if not (args.kind and args.la_code and args.name):
+            raise ValueError("recipients add needs --kind, --la-code and --name")
+        body = _api(args, "POST", "/v1/recipients", {
+            "kind": args.kind, "la_code": args.la_code, "school_urn": args.school_urn,
+            "name": args.name, "emails": args.email or [],
+            "webhook_url": args.webhook_url,
+            "channels": [c.strip() for c in args.channels.split(",") if c.strip()]}, **admin)
+        print(f"recipient {body['id']} saved")
+        if body.get("webhook_secret"):
+            print(f"webhook secret (shown once): {body['webhook_secret']}")
+    else:
+        if not args.id:
+            raise ValueError("recipients remove needs the recipient's id (ehcp recipients list)")
+        _api(args, "DELETE", f"/v1/recipients/{args.id}", **admin)
+        print(f"recipient {args.id} removed")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -299,6 +331,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
     p.add_argument("--token", help="bearer token (default: EHCP_TOKEN, else signed here)")
     p.set_defaults(fn=cmd_closures)
+
+    p = sub.add_parser("recipients", help="who gets alerts, and how, via the API")
+    p.add_argument("action", choices=["list", "add", "remove"])
+    p.add_argument("id", nargs="?", help="the recipient (remove)")
+    p.add_argument("--kind", choices=["school", "la_team", "la_manager", "user"])
+    p.add_argument("--la-code")
+    p.add_argument("--school-urn")
+    p.add_argument("--name", help="the team or office, e.g. 'Oakfield SENCo'")
+    p.add_argument("--email", action="append", help="repeat for several addresses")
+    p.add_argument("--webhook-url")
+    p.add_argument("--channels", default="inbox",
+                   help="comma-separated: inbox, email, digest, webhook")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    p.add_argument("--token", help="a bearer token (default: EHCP_TOKEN, else signed here)")
+    p.set_defaults(fn=cmd_recipients)
 
     args = parser.parse_args(argv)
     try:

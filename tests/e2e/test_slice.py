@@ -119,8 +119,9 @@ def test_metrics_are_served_per_service(system):
         text = system.metrics(service)
         assert metric_value(text, "ehcp_messages_processed_total", queue=queue) >= 1
         assert metric_value(text, "ehcp_handler_seconds_count", queue=queue) >= 1
-    for service in ("referrals", "deadlines"):
-        assert metric_value(system.metrics(service), "ehcp_outbox_backlog") == 0
+    for service in ("referrals", "deadlines"):  # the gauge is refreshed about every second
+        wait_for(lambda s=service: metric_value(system.metrics(s), "ehcp_outbox_backlog") == 0,
+                 timeout=10)
     # Queue depths are read every few seconds on a connection of their own.
     depth = wait_for(lambda: metric_value(system.metrics("deadlines"), "ehcp_queue_depth",
                                           queue="deadlines.events") is not None, timeout=15)

@@ -228,3 +228,23 @@ def test_console_records_closures_through_the_api(system, apis, capsys):
               "--url", system.url])
     main(["closures", "remove", LA, closure_id, "--url", system.url])
     assert closure_id not in {c["id"] for c in apis["caseworker"].get(CLOSURES).json()["items"]}
+
+
+def test_console_manages_who_gets_alerts_through_the_api(system, capsys):
+    from services.gateway.cli import main
+
+    main(["recipients", "add", "--kind", "school", "--la-code", LA, "--school-urn", "971003",
+          "--name", "Console SENCo office", "--email", "senco@console.example",
+          "--channels", "inbox,email", "--url", system.url])
+    recipient_id = capsys.readouterr().out.split()[1]
+    main(["recipients", "list", "--la-code", LA, "--url", system.url])
+    listed = capsys.readouterr().out
+    assert recipient_id in listed and "Console SENCo office" in listed
+    assert "[email, inbox]" in listed  # channels come back sorted
+    with pytest.raises(SystemExit, match="emails"):  # email channel without an address
+        main(["recipients", "add", "--kind", "la_team", "--la-code", LA, "--name", "No mail",
+              "--channels", "email", "--url", system.url])
+    main(["recipients", "remove", recipient_id, "--url", system.url])
+    capsys.readouterr()
+    main(["recipients", "list", "--la-code", LA, "--url", system.url])
+    assert recipient_id not in capsys.readouterr().out
