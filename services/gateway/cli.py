@@ -222,7 +222,7 @@ def _api(args, method: str, path: str, json: dict | None = None, **claims) -> di
         fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))
         raise ValueError(f"{r.status_code} {problem.get('detail') or r.text[:200]}"
                          + (f" ({fields})" if fields else ""))
-    return r.json()
+    return r.json() if r.content else {}  # 204: nothing to say
 
 
 def cmd_closures(args) -> None:
