@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from nameko.rpc import rpc
 
-from services.referrals import cases
+from services.referrals import cases, metrics, store
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
-from shared.service import Settings, Storage
+from shared.service import Settings, Storage, config_timer
 
 CONSUMER = "referrals"
+log = logging.getLogger(__name__)
 
 
 class ReferralsService:
@@ -57,6 +60,14 @@ class ReferralsService:
     @rpc
     def ping(self) -> str:
         return "pong"
+
+    @config_timer(seconds=lambda cfg: cfg.sweep_seconds)
+    def refresh_gauges(self) -> None:
+        try:
+            with self.db.read() as conn:
+                metrics.set_cases(store.cases_by_la_and_status(conn))
+        except Exception:  # a failed refresh is retried on the next tick
+            log.exception("gauge refresh failed")
 
     @event_consumer(CONSUMER)
     def handle_event(self, event: dict) -> None:

@@ -237,3 +237,9 @@ def as_referral(row: dict) -> dict:
             "to_phase": state.to_phase or None,
         })
     return out
+
+
+def cases_by_la_and_status(conn) -> list[dict]:
+    """One grouped query for the gauges (cases_by_la covers it)."""
+    return conn.execute("SELECT la_code, status, count(*) AS n FROM cases "
+                        "GROUP BY la_code, status").fetchall()

@@ -122,6 +122,9 @@ def test_metrics_are_served_per_service(system):
     for service in ("referrals", "deadlines"):  # the gauge is refreshed about every second
         wait_for(lambda s=service: metric_value(system.metrics(s), "ehcp_outbox_backlog") == 0,
                  timeout=10)
+    # Business figures: cases per LA and state (refreshed on the sweep interval).
+    wait_for(lambda: (metric_value(system.metrics("referrals"), "ehcp_cases", la_code="881",
+                                   status="request_received") or 0) >= 1, timeout=20)
     # Queue depths are read every few seconds on a connection of their own.
     depth = wait_for(lambda: metric_value(system.metrics("deadlines"), "ehcp_queue_depth",
                                           queue="deadlines.events") is not None, timeout=15)
