@@ -66,6 +66,13 @@ OPERATIONS: tuple[Operation, ...] = (
               "case's last step. A refused step changes nothing. Schools may record only "
               "their own advice (`advice_received`, adviser `school`) and their own reply to a "
               "consultation (`school_response_received`)."),
+    Operation("post", "/v1/referrals/{id}/corrections",
+              "Correct the date the request was received", "cases", CASE_ROLES,
+              (201, rs.Referral), body=rs.ReceiptCorrection,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="LA staff only. Every recorded step must still fall on or after "
+              "the new date (422 otherwise, changing nothing). The 6- and 20-week clocks are "
+              "recomputed from it; the audit trail keeps both dates."),
     Operation("post", "/v1/referrals/{id}/events/{step_id}/corrections",
               "Correct the date of a recorded step", "cases", CASE_ROLES,
               (201, rs.StepRecorded), body=rs.StepCorrection,

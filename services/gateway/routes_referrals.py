@@ -93,6 +93,14 @@ class ReferralRoutes:
                             idempotency_key(request))
         return json_response(answer, 201)
 
+    @http("POST", "/v1/referrals/<string:case_id>/corrections")
+    @endpoint("/v1/referrals/{id}/corrections")
+    def correct_receipt(self, request, case_id):
+        actor = self._actor(request, CASE_ROLES, hide=True)
+        body = read_object(request)
+        return json_response(self._call("referrals", "correct_receipt", actor,
+                                        valid_id(case_id), body), 201)
+
     @http("POST", "/v1/referrals/<string:case_id>/events/<string:step_id>/corrections")
     @endpoint("/v1/referrals/{id}/events/{step_id}/corrections")
     def correct_step(self, request, case_id, step_id):

@@ -18,6 +18,7 @@ from services.referrals.schemas import (
     Actor,
     AuditEntry,
     ListFilters,
+    ReceiptCorrection,
     Referral,
     ReferralRequest,
     Step,
@@ -205,48 +206,71 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
     return _step_answer(updated, step)
 
 
+def _load_correction(actor: dict, schema, body: object) -> dict:
+    if actor["role"] not in LA_ROLES:
+        raise Problem(403, "Forbidden", "Only the LA corrects a recorded date.")
+    try:
+        return schema().load(body if isinstance(body, dict) else {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+
+
+def _replay(row: dict, steps: list[dict], today: date, received_on: date,
+            moved: dict[str, date], field: str) -> tuple[lifecycle.CaseState, dict[str, str]]:
+    """The case rebuilt through the lifecycle with some dates moved: the state, and each
+    step's status after it. A date that no longer fits is a 422 naming `field`."""
+    try:
+        # The case's school now is right to start from: only a plan step changes it, and
+        # the replay sets it again at that step.
+        state = lifecycle.new_case(received_on, row["la_code"], row["school_urn"], today)
+    except lifecycle.InvalidStep as exc:
+        raise invalid(exc) from None
+    after = {}
+    for s in steps:
+        try:
+            state = lifecycle.apply_step(state, s["type"], moved.get(str(s["id"]), s["on_date"]),
+                                         s["data"], today)
+        except (lifecycle.InvalidStep, lifecycle.StepNotAllowed) as exc:
+            message = getattr(exc, "message", str(exc))
+            raise Problem(422, "Validation failed", f"step {s['seq']} ({s['type']}): "
+                          f"{message}", [{"field": field, "message": message}]) from None
+        after[str(s["id"])] = state.status
+    return state, after
+
+
+def _announce_correction(row: dict, state: lifecycle.CaseState, correction_id: uuid.UUID,
+                         step_type: str, on: date, data: dict, corrects: str) -> dict:
+    """A correction travels as a case.step_recorded that `corrects` the version before it:
+    the deadlines service recomputes as if the right date had come first."""
+    return new_event("case.step_recorded", {
+        "case_id": row["id"], "reference": row["reference"], "school_urn": state.school_urn,
+        "step_id": correction_id, "step_type": step_type, "on": on,
+        "data": {k: data[k] for k in EVENT_DATA_KEYS if k in data}, "corrects": corrects,
+    }, la_code=row["la_code"])
+
+
 def correct_step(db: Database, raw_actor: dict, case_id: str, step_id: str, body: object,
                  today: date) -> dict:
     """Correct the date of a recorded step. The case's history is replayed with the new
     date through the lifecycle, so a correction that would put steps out of order (or in
     the future) is refused with 422 and changes nothing."""
     actor = load_actor(raw_actor)
-    try:
-        fix = StepCorrection().load(body if isinstance(body, dict) else {})
-    except ValidationError as exc:
-        raise validation_problem(exc.messages) from None
     with db.unit_of_work() as uow:
         row = _visible(uow, actor, case_id, for_update=True)
-        if actor["role"] not in LA_ROLES:
-            raise Problem(403, "Forbidden", "Only the LA corrects a recorded step.")
+        fix = _load_correction(actor, StepCorrection, body)
         steps = store.steps_of_case(uow, row["id"])
         target = next((s for s in steps if str(s["id"]) == str(step_id)), None)
         if target is None:
             raise not_found("step")
-        # The case's school now is right to start from: only a plan step changes it, and
-        # the replay sets it again at that step.
-        state = lifecycle.new_case(row["received_on"], row["la_code"], row["school_urn"], today)
-        for s in steps:
-            on = fix["on"] if s is target else s["on_date"]
-            try:
-                state = lifecycle.apply_step(state, s["type"], on, s["data"], today)
-            except (lifecycle.InvalidStep, lifecycle.StepNotAllowed) as exc:
-                message = getattr(exc, "message", str(exc))
-                raise Problem(422, "Validation failed", f"step {s['seq']} ({s['type']}): "
-                              f"{message}", [{"field": "on", "message": message}]) from None
-            if s is target:
-                status_after = state.status
+        state, after = _replay(row, steps, today, row["received_on"],
+                               {str(target["id"]): fix["on"]}, field="on")
         correction_id = uuid.uuid4()
-        event = new_event("case.step_recorded", {
-            "case_id": row["id"], "reference": row["reference"], "school_urn": state.school_urn,
-            "step_id": correction_id, "step_type": target["type"], "on": fix["on"],
-            "data": {k: target["data"][k] for k in EVENT_DATA_KEYS if k in target["data"]},
-            "corrects": store.latest_version(uow, target["id"]),
-        }, la_code=row["la_code"])
+        event = _announce_correction(row, state, correction_id, target["type"], fix["on"],
+                                     target["data"], store.latest_version(uow, target["id"]))
         step = store.correct_step_date(
             uow, correction_id=correction_id, step=target, on=fix["on"],
             corrects=event["payload"]["corrects"], note=fix["note"], actor=actor,
-            status_after=status_after)
+            status_after=after[str(target["id"])])
         updated = store.update_case_state(uow, row["id"], state, event["id"])
         store.audit(uow, actor, "correct_step", row["id"],
                     {"seq": target["seq"], "type": target["type"],
@@ -256,6 +280,34 @@ def correct_step(db: Database, raw_actor: dict, case_id: str, step_id: str, body
     log.info("step corrected", extra={"case_id": row["id"], "reference": row["reference"],
                                       "event_type": target["type"]})
     return _step_answer(updated, step)
+
+
+def correct_receipt(db: Database, raw_actor: dict, case_id: str, body: object,
+                    today: date) -> dict:
+    """Correct the date the request was received (it starts the 6- and 20-week clocks).
+    Replayed like a step's correction: every step must still fall on or after it."""
+    actor = load_actor(raw_actor)
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id, for_update=True)
+        fix = _load_correction(actor, ReceiptCorrection, body)
+        steps = store.steps_of_case(uow, row["id"])
+        state, _ = _replay(row, steps, today, fix["received_on"], {}, field="received_on")
+        correction_id = uuid.uuid4()
+        event = _announce_correction(row, state, correction_id, "request_received",
+                                     fix["received_on"], {},
+                                     store.latest_receipt_version(uow, row))
+        store.record_correction(uow, correction_id=correction_id, case_id=row["id"],
+                                step_id=None, previous_on=row["received_on"],
+                                on=fix["received_on"], corrects=event["payload"]["corrects"],
+                                note=fix["note"], actor=actor)
+        store.correct_receipt_date(uow, row["id"], fix["received_on"])
+        updated = store.update_case_state(uow, row["id"], state, event["id"])
+        store.audit(uow, actor, "correct_receipt", row["id"],
+                    {"from": row["received_on"].isoformat(),
+                     "to": fix["received_on"].isoformat()}, row["la_code"])
+        uow.emit(event)
+    log.info("receipt corrected", extra={"case_id": row["id"], "reference": row["reference"]})
+    return detail(updated)
 
 
 def _step_answer(case_row: dict, step_row: dict) -> dict:

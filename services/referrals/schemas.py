@@ -159,6 +159,18 @@ class StepCorrection(Schema):
                                                   "referrals service only)"})
 
 
+class ReceiptCorrection(Schema):
+    """POST /v1/referrals/{id}/corrections: the date the request was really received."""
+
+    class Meta:
+        unknown = RAISE
+
+    received_on = fields.Date(required=True, metadata={"example": "2026-01-06"})
+    note = fields.String(validate=validate.Length(max=500), load_default=None,
+                         metadata={"description": "why, for the audit trail (kept in the "
+                                                  "referrals service only)"})
+
+
 class Step(Out):
     """One recorded step of a case (its history)."""
 

@@ -41,6 +41,10 @@ class ReferralsService:
         return cases.correct_step(self.db, actor, case_id, step_id, body, today(self.settings))
 
     @rpc
+    def correct_receipt(self, actor: dict, case_id: str, body: dict) -> dict:
+        return cases.correct_receipt(self.db, actor, case_id, body, today(self.settings))
+
+    @rpc
     def history(self, actor: dict, case_id: str) -> dict:
         return cases.history(self.db, actor, case_id)
 

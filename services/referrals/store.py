@@ -80,12 +80,12 @@ def insert_case(uow: UnitOfWork, *, case_id: uuid.UUID, reference: str, state: C
     return uow.execute(
         "INSERT INTO cases (id, reference, la_code, school_urn, status, received_on, "
         "requested_by, child_given_name, child_family_name, child_date_of_birth, created_by, "
-        "idempotency_key, state, last_step_on, deadlines_pending) "
-        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,ARRAY[%s::uuid]) RETURNING *",
+        "idempotency_key, state, last_step_on, deadlines_pending, received_event_id) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,ARRAY[%s::uuid],%s) RETURNING *",
         (case_id, reference, request["la_code"], request["school_urn"], state.status,
          request["received_on"], request["requested_by"], child["given_name"],
          child["family_name"], child["date_of_birth"], created_by, idempotency_key,
-         Jsonb(state_to_json(state)), state.last_step_on, event_id),
+         Jsonb(state_to_json(state)), state.last_step_on, event_id, event_id),
     ).fetchone()
 
 
@@ -165,13 +165,32 @@ def latest_version(uow: UnitOfWork, step_id) -> str:
     return str(row["id"]) if row else str(step_id)
 
 
+def latest_receipt_version(uow: UnitOfWork, case: dict) -> str:
+    """The id of the request's newest version: its last correction, or referral.received."""
+    row = uow.execute("SELECT id FROM step_corrections WHERE case_id = %s AND step_id IS NULL "
+                      "ORDER BY recorded_at DESC LIMIT 1", (case["id"],)).fetchone()
+    return str(row["id"]) if row else str(case["received_event_id"])
+
+
+def record_correction(uow: UnitOfWork, *, correction_id: uuid.UUID, case_id, step_id,
+                      previous_on: date, on: date, corrects: str, note: str | None,
+                      actor: dict) -> None:
+    uow.execute(
+        "INSERT INTO step_corrections (id, case_id, step_id, corrects, previous_on, on_date, "
+        "note, recorded_by, recorded_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (correction_id, case_id, step_id, corrects, previous_on, on, note, actor["sub"],
+         actor["role"]))
+
+
+def correct_receipt_date(uow: UnitOfWork, case_id, received_on: date) -> None:
+    uow.execute("UPDATE cases SET received_on = %s WHERE id = %s", (received_on, case_id))
+
+
 def correct_step_date(uow: UnitOfWork, *, correction_id: uuid.UUID, step: dict, on: date,
                       corrects: str, note: str | None, actor: dict, status_after: str) -> dict:
-    uow.execute(
-        "INSERT INTO step_corrections (id, step_id, corrects, previous_on, on_date, note, "
-        "recorded_by, recorded_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (correction_id, step["id"], corrects, step["on_date"], on, note, actor["sub"],
-         actor["role"]))
+    record_correction(uow, correction_id=correction_id, case_id=step["case_id"],
+                      step_id=step["id"], previous_on=step["on_date"], on=on,
+                      corrects=corrects, note=note, actor=actor)
     return uow.execute("UPDATE case_steps SET on_date = %s, status_after = %s WHERE id = %s "
                        "RETURNING *", (on, status_after, step["id"])).fetchone()
 

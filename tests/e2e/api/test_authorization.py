@@ -97,6 +97,8 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("GET", f"/v1/referrals/{cid}", None, own(200, 404)),
         ("POST", f"/v1/referrals/{cid}/events", la_step,
          expect(404, school=403, la_caseworker=201, la_manager=201)),
+        ("POST", f"/v1/referrals/{cid}/corrections", {"received_on": "2026-01-05"},
+         expect(404, school=403, la_caseworker=201, la_manager=201)),
         ("POST", f"/v1/referrals/{cid}/events/{world['step']}/corrections",
          {"on": "2026-02-11"}, expect(404, school=403, la_caseworker=201, la_manager=201)),
         ("GET", f"/v1/referrals/{cid}/events", None, own(200, 404)),

@@ -100,3 +100,36 @@ def test_only_the_cases_la_corrects(caseworker, school, system):
         assert Api(system.url, outsider).post(path, {"on": "2026-02-09"}).status_code == 404
     unknown = f"/v1/referrals/{case['id']}/events/{case['id']}/corrections"
     assert caseworker.post(unknown, {"on": "2026-02-09"}).status_code == 404
+
+
+def test_a_corrected_receipt_date_restarts_the_clocks(caseworker, school, system):
+    case = submit(school, LA, SCHOOL, received_on="2026-01-05")
+    wait_for(lambda: deadline(caseworker, case["id"], "final_plan").get("due_on")
+             == "2026-05-25")  # 5 Jan 2026 + 140 days
+    step(caseworker, case["id"], "decision_to_assess", "2026-02-10", outcome="assess")
+    path = f"/v1/referrals/{case['id']}/corrections"
+
+    # Received a week later than typed: Mon 12 Jan 2026 + 140 days = Mon 1 Jun 2026 and
+    # + 42 days = Mon 23 Feb 2026.
+    answer = caseworker.post(path, {"received_on": "2026-01-12", "note": "date stamp"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["received_on"] == "2026-01-12"
+    wait_for(lambda: deadline(caseworker, case["id"], "final_plan").get("due_on")
+             == "2026-06-01")
+    decision = deadline(caseworker, case["id"], "decision_to_assess")
+    assert decision["due_on"] == "2026-02-23" and decision["met_on"] == "2026-02-10"
+
+    # After the decision already recorded, or in the future: refused, nothing changes.
+    for on in ("2026-02-11", "2099-01-01"):
+        refused = caseworker.post(path, {"received_on": on})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "received_on"
+    assert caseworker.get(f"/v1/referrals/{case['id']}").json()["received_on"] == "2026-01-12"
+    assert school.post(path, {"received_on": "2026-01-06"}).status_code == 403
+    assert Api(system.url, token("la_caseworker", la_code="972")).post(
+        path, {"received_on": "2026-01-06"}).status_code == 404
+
+    manager = Api(system.url, token("la_manager", la_code=LA, sub="mgr-971"))
+    trail = manager.get(f"/v1/referrals/{case['id']}/audit").json()["entries"]
+    assert [(e["detail"]["from"], e["detail"]["to"]) for e in trail
+            if e["action"] == "correct_receipt"] == [("2026-01-05", "2026-01-12")]
