@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-DEFAULT_PORTS = {"gateway": 8000, "referrals": 9101, "deadlines": 9102, "notifications": 9103}
 METRICS_PORTS = {"gateway": 9100, "referrals": 9101, "deadlines": 9102, "notifications": 9103}
 
 

@@ -82,15 +82,20 @@ class EventConsumer(Consumer):
 
         names = [queue_name(self.consumer), dead_letter_queue_name(self.consumer)] + [
             retry_queue_name(self.consumer, n) for n in range(1, len(self.delays_ms) + 1)]
+        conn = channel = None
         while True:
             try:
-                with Connection(self.container.config["AMQP_URI"], connect_timeout=5) as conn:
+                if channel is None:  # one connection, kept between checks
+                    conn = Connection(self.container.config["AMQP_URI"], connect_timeout=5)
                     channel = conn.channel()
-                    for name in names:
-                        depth = channel.queue_declare(name, passive=True).message_count
-                        QUEUE_DEPTH.labels(self.service, name).set(depth)
+                for name in names:
+                    depth = channel.queue_declare(name, passive=True).message_count
+                    QUEUE_DEPTH.labels(self.service, name).set(depth)
             except Exception as exc:  # broker down: the outbox/up alerts say so
                 log.warning("queue depth check failed", extra={"error": repr(exc)})
+                if conn is not None:
+                    conn.release()
+                conn = channel = None
             eventlet.sleep(interval)
 
     # incoming --------------------------------------------------------------

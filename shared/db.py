@@ -7,7 +7,6 @@ its outbox rows and inbox marks commit in the same transaction as the change.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -159,6 +158,3 @@ class Database:
         with self.pool.connection() as conn:
             yield conn
 
-
-def to_json(value: object) -> str:
-    return json.dumps(value, default=str)

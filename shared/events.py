@@ -97,6 +97,11 @@ class MilestoneDue(Schema):
     met_on = fields.Date(load_default=None, allow_none=True)
 
 
+def effective_due(milestone: Mapping[str, Any]) -> Any:
+    """The date that counts for a milestone: the adjusted target when an exception applies."""
+    return milestone.get("adjusted_due_on") or milestone["due_on"]
+
+
 class DeadlineScheduled(CaseRef):
     milestones = fields.List(fields.Nested(MilestoneDue), required=True)
     as_of_event = fields.UUID(required=True)

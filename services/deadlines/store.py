@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import psycopg
@@ -162,12 +162,6 @@ def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:
         {"ids": case_ids, "today": today}).fetchall()
 
 
-def last_event_of_cases(conn, case_ids: list[str]) -> dict[str, str]:
-    rows = conn.execute("SELECT case_id, last_event_id FROM cases WHERE case_id = ANY(%s::uuid[])",
-                        (case_ids,)).fetchall()
-    return {str(r["case_id"]): str(r["last_event_id"]) for r in rows}
-
-
 # -- the sweep -----------------------------------------------------------------------------
 
 CLAIM_DUE = (
@@ -294,19 +288,3 @@ def open_milestone_counts(conn: psycopg.Connection, today: date) -> list[dict]:
     return conn.execute(
         f"SELECT m.la_code, m.rule, {EFFECTIVE_STATUS} AS status, count(*) AS n "
         "FROM milestones m WHERE m.is_open GROUP BY 1, 2, 3", {"today": today}).fetchall()
-
-
-def known_las(conn: psycopg.Connection) -> list[str]:
-    return [r["la_code"] for r in conn.execute(
-        "SELECT DISTINCT la_code FROM cases").fetchall()]
-
-
-def chunks(items: Iterable, size: int) -> Iterable[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -7,13 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
+from shared.events import effective_due
+
 OPEN_STATUSES = ("pending", "breached", "exception")  # not met, not void
 FAR_FUTURE = "9999-12-31"  # sorts cases with nothing due after every dated one
-
-
-def effective_due(milestone: Mapping) -> str:
-    """The date that counts: the adjusted target when an exception applies (ISO string)."""
-    return milestone.get("adjusted_due_on") or milestone["due_on"]
 
 
 def is_open(milestone: Mapping) -> bool:

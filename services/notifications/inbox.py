@@ -15,12 +15,12 @@ from psycopg.types.json import Jsonb
 from services.notifications import directory, render, routing, store
 from services.notifications.metrics import DELIVERIES_QUEUED
 from shared.db import UnitOfWork
+from shared.events import effective_due
 
 log = logging.getLogger(__name__)
 
 # A new case's schedule is summarised by its headline milestone, the 20-week final plan.
 HEADLINE = "final_plan"
-OPEN = ("pending", "breached")
 
 
 def default_inboxes(event: dict) -> list[dict]:
@@ -33,16 +33,10 @@ def default_inboxes(event: dict) -> list[dict]:
              "channels": []}]
 
 
-def recipients_of(event: dict) -> list[str]:
-    return [r["id"] for r in default_inboxes(event)]
-
 
 def case_link(public_url: str, case_id) -> str:
     return f"{public_url.rstrip('/')}/cases/{case_id}"
 
-
-def effective_due(m: dict):
-    return m.get("adjusted_due_on") or m["due_on"]
 
 
 def update_copy(uow: UnitOfWork, event: dict) -> None:

@@ -147,28 +147,27 @@ class Referral(Out):
                        "latest event into account"})
 
 
-class StepCorrection(Schema):
+class _Correction(Schema):
+    """A recorded date put right; the note says why (audit trail, never leaves referrals)."""
+
+    class Meta:
+        unknown = RAISE
+
+    note = fields.String(validate=validate.Length(max=500), load_default=None,
+                         metadata={"description": "why, for the audit trail (kept in the "
+                                                  "referrals service only)"})
+
+
+class StepCorrection(_Correction):
     """POST /v1/referrals/{id}/events/{step_id}/corrections: the step's right date."""
 
-    class Meta:
-        unknown = RAISE
-
     on = fields.Date(required=True, metadata={"example": "2026-02-12"})
-    note = fields.String(validate=validate.Length(max=500), load_default=None,
-                         metadata={"description": "why, for the audit trail (kept in the "
-                                                  "referrals service only)"})
 
 
-class ReceiptCorrection(Schema):
+class ReceiptCorrection(_Correction):
     """POST /v1/referrals/{id}/corrections: the date the request was really received."""
 
-    class Meta:
-        unknown = RAISE
-
     received_on = fields.Date(required=True, metadata={"example": "2026-01-06"})
-    note = fields.String(validate=validate.Length(max=500), load_default=None,
-                         metadata={"description": "why, for the audit trail (kept in the "
-                                                  "referrals service only)"})
 
 
 class Step(Out):
