@@ -622,7 +622,29 @@ class _Replay:
         if order is None:
             return
         for rid in TRIBUNAL_ORDERS[order]:
-            self.open_rule(rid, e, key=e.id)
+            inst = self.open_rule(rid, e, key=e.id)
+            if order == "continue":
+                # The order itself restores the plan (the case is maintained again at
+                # once); CFA s44(1) applies to it again: reviewed within 12 months of the
+                # plan being made or last reviewed, as if it had never been ceased.
+                inst.met_on = e.on
+        if order == "continue":
+            self._reopen_review_cycle()
+
+    def _reopen_review_cycle(self) -> None:
+        """Reopen the review clocks a cease decision closed (their due dates stand)."""
+        if self.open_instances(_REVIEW_CYCLE_RULES):
+            return
+        closed = [
+            i for i in self.instances
+            if i.rule.id in _REVIEW_CYCLE_RULES and i.met_on is None and i.closed_on is not None
+        ]
+        if closed:
+            last = max(i.closed_on for i in closed)
+            for i in closed:
+                if i.closed_on == last:
+                    i.closed_on = None
+            self.has_plan = True
 
     def on_exception_started(self, e: CaseEvent) -> None:
         limb = LIMB_ALIASES.get(str(e.data.get("limb", "")).lower())
@@ -797,8 +819,8 @@ def alert_schedule(m: Milestone, settings: LaSettings) -> list[tuple[str, date]]
     not-applicable milestones get no alerts; family windows get no breach alert (they
     are not LA duties).
     """
-    if m.status in ("met", "late", "not_applicable"):
-        return []
+    if m.met_on is not None or m.status in ("met", "late", "not_applicable"):
+        return []  # met (also late but within an exception): nothing left to warn about
     r = RULES_BY_ID.get(m.rule)
     base = m.adjusted_due_on or m.due_on
     out: set[tuple[str, date]] = set()

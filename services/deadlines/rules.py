@@ -203,39 +203,45 @@ RULES: tuple[Rule, ...] = (
          description="Appeal within 2 months of the notice or 1 month after a mediation "
                      "certificate if later; 25 Dec-1 Jan and August moves (guidance)"),
     # --- Tribunal orders (Reg 44(2)); exceptions Reg 44(3) with a 2-week absence ------------
+    # Reg 44(2): (a) appeal against ceasing dismissed: cease at once; (b) assess or
+    # reassess: notice 2 weeks, (b)(i) no plan 10 weeks, (b)(ii) final plan 14 weeks;
+    # (c) make and maintain a plan: (c)(i) draft 5 weeks, (c)(ii) final 11 weeks. The
+    # letters of the amendment, school-only and continue limbs are unconfirmed.
     Rule("TO-ASSESS", "tribunal_assess_notice", "tribunal_order", 2, Unit.WEEKS,
-         "Reg 44(2)(a)", met_by=("decision_to_assess",), exception_limbs=TRIBUNAL_LIMBS,
+         "Reg 44(2)(b)", met_by=("decision_to_assess",), exception_limbs=TRIBUNAL_LIMBS,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to assess: notify that it will assess within 2 weeks"),
     Rule("TO-NO-PLAN", "tribunal_no_plan_notice", "tribunal_order", 10, Unit.WEEKS,
-         "Reg 44(2)(b)", met_by=("decision_not_to_issue",), exception_limbs=TRIBUNAL_LIMBS,
+         "Reg 44(2)(b)(i)", met_by=("decision_not_to_issue",), exception_limbs=TRIBUNAL_LIMBS,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to assess: notify within 10 weeks if no plan will be issued"),
     Rule("TO-PLAN-AFTER-ASSESS", "tribunal_final_plan", "tribunal_order", 14, Unit.WEEKS,
-         "Reg 44(2)(c)", met_by=("final_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
+         "Reg 44(2)(b)(ii)", met_by=("final_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to assess: final plan within 14 weeks"),
-    Rule("TO-DRAFT", "tribunal_draft_plan", "tribunal_order", 5, Unit.WEEKS, "Reg 44(2)(d)",
+    Rule("TO-DRAFT", "tribunal_draft_plan", "tribunal_order", 5, Unit.WEEKS, "Reg 44(2)(c)(i)",
          met_by=("draft_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to make a plan: draft within 5 weeks"),
-    Rule("TO-FINAL", "tribunal_final_plan", "tribunal_order", 11, Unit.WEEKS, "Reg 44(2)(d)",
+    Rule("TO-FINAL", "tribunal_final_plan", "tribunal_order", 11, Unit.WEEKS,
+         "Reg 44(2)(c)(ii)",
          met_by=("final_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to make a plan: final plan within 11 weeks"),
-    Rule("TO-AMEND", "tribunal_amended_plan", "tribunal_order", 5, Unit.WEEKS, "Reg 44(2)(e)",
-         met_by=("amended_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
+    Rule("TO-AMEND", "tribunal_amended_plan", "tribunal_order", 5, Unit.WEEKS, "Reg 44(2)(d)",
+         met_by=("amended_plan_issued",), exception_limbs=TRIBUNAL_LIMBS, unconfirmed=True,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to amend a plan: amended plan within 5 weeks"),
     Rule("TO-SCHOOL", "tribunal_amended_plan", "tribunal_order", 2, Unit.WEEKS,
-         "Reg 44(2)(f)", met_by=("amended_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
+         "Reg 44(2)(e)", met_by=("amended_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
+         unconfirmed=True,
          exception_regulation="Reg 44(3)", absence_min_days=14,
          description="Order to change the named school only: within 2 weeks"),
     Rule("TO-CONTINUE", "tribunal_continue_plan", "tribunal_order", 0, Unit.IMMEDIATE,
-         "Reg 44(2)(g)", met_by=("tribunal_order_complied",),
+         "Reg 44(2)(f)", met_by=("tribunal_order_complied",), unconfirmed=True,
          description="Order to continue to maintain the plan: at once"),
     Rule("TO-CEASE", "tribunal_cease_plan", "tribunal_order", 0, Unit.IMMEDIATE,
-         "Reg 44(2)(h)", met_by=("tribunal_order_complied", "cease_decision"),
+         "Reg 44(2)(a)", met_by=("tribunal_order_complied", "cease_decision"),
          description="Order that the plan ceases: at once"),
 )
 # fmt: on
@@ -262,6 +268,7 @@ TRIBUNAL_ORDER_ALIASES: dict[str, str] = {
     "amend_school": "amend_school",
     "change_school": "amend_school",
     "continue": "continue",
+    "continue_plan": "continue",  # the referrals lifecycle's name
     "maintain": "continue",
     "cease": "cease",
 }

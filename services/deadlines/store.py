@@ -13,8 +13,11 @@ from shared.db import UnitOfWork
 
 # The status as of `today`: stored statuses were computed on the day of the last
 # recompute, and an open milestone becomes breached as days pass without any event.
+# A milestone already met keeps its status whatever today is: met late but within its
+# exception-adjusted target is `exception`, never `breached` (issue 11).
 EFFECTIVE_STATUS = (
-    "CASE WHEN m.status IN ('pending', 'exception', 'breached') THEN "
+    "CASE WHEN m.met_on IS NOT NULL THEN m.status "
+    "WHEN m.status IN ('pending', 'exception', 'breached') THEN "
     "CASE WHEN m.target_on < %(today)s THEN 'breached' "
     "WHEN m.adjusted_due_on IS NOT NULL THEN 'exception' ELSE 'pending' END "
     "ELSE m.status END")

@@ -181,6 +181,8 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
         state = store.state_from_json(row["state"])
         try:
             new = lifecycle.apply_step(state, step_type, on, data, today)
+            if step_type == "exception_ended":  # the one it closed, named in the event
+                data["exception_id"] = lifecycle.ended_exception_id(state, data)
         except lifecycle.StepNotAllowed as exc:
             raise not_allowed(exc) from None
         except lifecycle.InvalidStep as exc:

@@ -54,6 +54,10 @@ reassessment_requested  reassessment_decided: reassess -> assessing,
 refused                 tribunal_order: assess -> assessing
 not_issuing             tribunal_order: make_plan -> assessing
 ceased                  tribunal_order: continue_plan -> plan_maintained
+
+A Tribunal order to assess (from refused or plan_maintained) leads to assessing with the
+LA's notice that it will assess still due (Reg 44(2)(b), 2 weeks): ``decision_to_assess``
+with outcome assess records it, once; ``refuse`` is 422.
 withdrawn, transferred_out: nothing
 
 Every open state also accepts exception_started, withdrawn -> withdrawn,
@@ -75,8 +79,10 @@ which bounds every step date.
 
 Pending work is case-dependent: ``advice_received`` is offered only while some advice is
 outstanding, ``school_response_received`` only while a consultation is outstanding, and
-``exception_ended`` only while an exception is open. Exceptions (limbs a-d) can be started
-in any open state; which deadlines they suspend is the deadlines service's business.
+``exception_ended`` only while an exception is open (without ``exception_id`` it closes the
+only open exception; 422 naming the open ones when there are several). Exceptions (limbs
+a-d) can be started in any open state; which deadlines they suspend is the deadlines
+service's business.
 """
 
 from __future__ import annotations
@@ -252,6 +258,9 @@ class CaseState:
     transferred_from: str = ""
     transfer_year: int | None = None
     to_phase: str = ""
+    # Reg 44(2)(b): after a Tribunal order to assess, the LA's notice that it will assess
+    # (a decision_to_assess, outcome assess) is still to be recorded.
+    tribunal_assess_notice_due: bool = False
 
     @property
     def is_closed(self) -> bool:
@@ -353,6 +362,8 @@ def allowed_steps(case: CaseState) -> list[str]:
             allowed.add("school_response_received")
         if case.open_exceptions:
             allowed.add("exception_ended")
+        if case.tribunal_assess_notice_due:
+            allowed.add("decision_to_assess")
     return [step for step in STEP_TYPES if step in allowed]
 
 
@@ -395,6 +406,11 @@ _Handler = Callable[[CaseState, date, Mapping[str, Any]], CaseState]
 
 def _decision_to_assess(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     outcome = _choice(data, "outcome", ASSESS_OUTCOMES)
+    if case.tribunal_assess_notice_due:
+        # Reg 44(2)(b): the notice that the LA will assess, as the Tribunal ordered.
+        if outcome != "assess":
+            raise InvalidStep("outcome", "the Tribunal ordered an assessment: must be assess")
+        return replace(case, status=ASSESSING, tribunal_assess_notice_due=False)
     return replace(case, status=ASSESSING if outcome == "assess" else REFUSED)
 
 
@@ -485,10 +501,28 @@ def _exception_started(case: CaseState, on: date, data: Mapping[str, Any]) -> Ca
     )
 
 
-def _exception_ended(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
-    exception_id = _require(data, "exception_id")
+def ended_exception_id(case: CaseState, data: Mapping[str, Any]) -> str:
+    """The exception an ``exception_ended`` step closes: the one it names, or the only
+    open one (422 naming the open ones when several are open)."""
+    exception_id = data.get("exception_id")
+    if exception_id is None or exception_id == "":
+        if len(case.open_exceptions) == 1:
+            (only,) = case.open_exceptions
+            return only
+        raise InvalidStep(
+            "exception_id",
+            "several exceptions are open, name one of: " + ", ".join(sorted(case.open_exceptions)),
+        )
     if not isinstance(exception_id, str) or exception_id not in case.open_exceptions:
-        raise InvalidStep("exception_id", "no open exception with this id")
+        raise InvalidStep(
+            "exception_id",
+            "no open exception with this id; open: " + ", ".join(sorted(case.open_exceptions)),
+        )
+    return exception_id
+
+
+def _exception_ended(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    exception_id = ended_exception_id(case, data)
     return replace(case, open_exceptions=case.open_exceptions - {exception_id})
 
 
@@ -523,7 +557,8 @@ def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
         raise InvalidStep(
             "order", f"from state {case.status!r} the order must be one of: {', '.join(orders)}"
         )
-    return replace(case, status=orders[order])
+    # Reg 44(2)(b): an order to assess needs the LA's notice within 2 weeks.
+    return replace(case, status=orders[order], tribunal_assess_notice_due=order == "assess")
 
 
 _HANDLERS: Mapping[str, _Handler] = {

@@ -394,6 +394,38 @@ def test_exceptions_are_numbered_and_ended_individually() -> None:
     assert case.last_exception_id == "exc-3"
 
 
+def test_exception_ended_without_id_closes_the_only_open_one() -> None:
+    case = case_in("assessing")
+    case = apply_step(case, "exception_started", next_day(case), {"limb": "c", "note": "n"}, TODAY)
+    case = apply_step(case, "exception_ended", next_day(case), {}, TODAY)
+    assert case.open_exceptions == frozenset()
+    for limb in "cd":
+        case = apply_step(
+            case, "exception_started", next_day(case), {"limb": limb, "note": "n"}, TODAY
+        )
+    with pytest.raises(InvalidStep) as several:
+        apply_step(case, "exception_ended", next_day(case), {}, TODAY)
+    assert several.value.field == "exception_id"
+    assert "exc-2" in several.value.message and "exc-3" in several.value.message
+
+
+def test_tribunal_order_to_assess_makes_the_notice_recordable() -> None:
+    """Reg 44(2)(b): the LA's notice that it will assess, after the order, is recordable
+    once (as decision_to_assess, outcome assess); it cannot be a refusal."""
+    for path in (PATHS["refused"], PATHS["plan_maintained"]):
+        case = walk(path)
+        case = apply_step(case, "tribunal_order", next_day(case), {"order": "assess"}, TODAY)
+        assert case.status == "assessing" and "decision_to_assess" in allowed_steps(case)
+        with pytest.raises(InvalidStep) as refused:
+            apply_step(case, "decision_to_assess", next_day(case), {"outcome": "refuse"}, TODAY)
+        assert refused.value.field == "outcome"
+        case = apply_step(
+            case, "decision_to_assess", next_day(case), {"outcome": "assess"}, TODAY
+        )
+        assert case.status == "assessing"
+        assert "decision_to_assess" not in allowed_steps(case)
+
+
 @pytest.mark.parametrize("state", OPEN_STATES)
 def test_exceptions_can_be_recorded_in_every_open_state(state: str) -> None:
     case = case_in(state)
@@ -551,8 +583,11 @@ INVALID_DATA: list[tuple[str, list[Step], str, dict[str, Any], str]] = [
     ("note not text", [], "exception_started", {"limb": "a", "note": 42}, "note"),
     ("note too long", [], "exception_started", {"limb": "a", "note": "x" * 2001}, "note"),
     (
-        "exception id missing",
-        [("exception_started", {"limb": "c", "note": "n"})],
+        "exception id missing with two open",
+        [
+            ("exception_started", {"limb": "c", "note": "n"}),
+            ("exception_started", {"limb": "d", "note": "n"}),
+        ],
         "exception_ended",
         {},
         "exception_id",
