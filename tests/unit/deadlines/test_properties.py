@@ -53,7 +53,11 @@ DATA_CHOICES: dict[str, st.SearchStrategy] = {
         {"outcome": st.sampled_from(["reassess", "refuse"])}
     ),
     "tribunal_order": st.fixed_dictionaries(
-        {"order": st.sampled_from(["assess", "make_plan", "amend", "amend_school", "continue"])}
+        {
+            "order": st.sampled_from(
+                ["assess", "make_plan", "amend", "amend_school", "continue", "continue_plan"]
+            )
+        }
     ),
     "review_meeting_scheduled": st.fixed_dictionaries(
         {"meeting_on": st.dates(date(2025, 1, 1), date(2028, 12, 31)).map(date.isoformat)}
@@ -185,3 +189,52 @@ def test_output_well_formed(events, today, closures) -> None:
         for kind, send_on in alert_schedule(m, LaSettings()):
             assert kind in ("approaching", "due", "breached")
             assert send_on <= (m.adjusted_due_on or m.due_on) + timedelta(days=1)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(n_max=18), st.lists(today_st, min_size=1, max_size=4), closures_st)
+def test_met_on_or_before_adjusted_target_is_never_breached(events, todays, closures) -> None:
+    """Issue 11: a milestone met on or before its (adjusted) target is never `breached`,
+    whatever today is, and no alert is left to send for it."""
+    for today in todays:
+        for m in compute_milestones(events, today, closures=closures):
+            if m.met_on is None:
+                continue
+            target = m.adjusted_due_on or m.due_on
+            assert m.status != "breached", (today, m)
+            assert alert_schedule(m, LaSettings()) == [], (today, m)
+            if m.met_on <= m.due_on:
+                assert m.status == "met", (today, m)
+            elif m.met_on <= target:
+                assert m.status == "exception", (today, m)
+            else:
+                assert m.status == "late", (today, m)
+
+
+@FAST
+@given(
+    st.dates(date(2024, 1, 1), date(2030, 12, 31)),
+    st.integers(1, 60),
+    st.integers(0, 60),
+    st.integers(0, 200),
+    today_st,
+)
+def test_plan_met_within_an_exception_is_exception_whatever_today(
+    received, exc_start, exc_days, plan_after, today
+) -> None:
+    """The issue's example, generalised: exception (c) inside the 20 weeks, plan issued
+    within statutory date + exception length -> `exception` on every later day."""
+    x_on = received + timedelta(days=exc_start)
+    events = [
+        CaseEvent("r", "request_received", received),
+        CaseEvent("x1", "exception_started", x_on, {"limb": "c", "exception_id": "X"}),
+        CaseEvent("x2", "exception_ended", x_on + timedelta(days=exc_days), {"exception_id": "X"}),
+    ]
+    due = received + timedelta(days=140)
+    issued = due + timedelta(days=plan_after % (exc_days + 1))
+    events.append(CaseEvent("p", "final_plan_issued", issued))
+    (fp,) = [m for m in compute_milestones(events, today) if m.rule == "A6"]
+    if exc_days and x_on <= due:
+        assert fp.exception_days == exc_days
+        assert fp.status == ("met" if issued == due else "exception")
+    assert fp.status != "breached"
