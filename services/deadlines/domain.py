@@ -342,6 +342,8 @@ class _Instance:
     closed_on: date | None = None
     trigger_id: str = ""
     subject: str | None = None  # school URN for auto-detected closures, etc.
+    # A family window cut short: the plan was issued inside it with no response recorded.
+    cut_short_on: date | None = None
 
     @property
     def open(self) -> bool:
@@ -512,7 +514,19 @@ class _Replay:
         if not any(i.key == urn for i in self.open_instances(("A5",))):
             self.open_rule("A5", e, key=urn)
 
+    def _cut_short(self, rule_id: str, e: CaseEvent) -> None:
+        """A plan issued while the family's 15 days still run and no response was recorded:
+        flag the window (Reg 13(1)(a) for a draft, Reg 22(2)(c) for amendments)."""
+        for i in self.open_instances((rule_id,)):
+            if e.on <= i.due:
+                i.cut_short_on = e.on
+                i.closed_on = e.on
+
+    def on_amended_plan_issued(self, e: CaseEvent) -> None:
+        self._cut_short("R5a", e)
+
     def on_final_plan_issued(self, e: CaseEvent) -> None:
+        self._cut_short("A4", e)
         self.close(self.open_instances(_NO_PLAN_RULES), e.on)
         # A new plan restarts the review cycle (CFA s44(1)).
         self.close(self.open_instances(_REVIEW_CYCLE_RULES), e.on)
@@ -742,6 +756,8 @@ _WEEK = timedelta(weeks=1)
 
 
 def _status(i: _Instance, today: date, adjusted: date | None) -> str:
+    if i.cut_short_on is not None:
+        return "breached"  # the LA did not leave the family its window
     if i.met_on is not None:
         if i.met_on <= i.due:
             return "met"
@@ -750,6 +766,8 @@ def _status(i: _Instance, today: date, adjusted: date | None) -> str:
         return "late"
     if i.closed_on is not None:
         return "not_applicable"
+    if i.rule.never_breached and today > (adjusted or i.due):
+        return "not_applicable"  # the family's window passed, or no such decision was taken
     if adjusted is not None:
         # The working target (statutory date + exception length) can still be missed.
         return "breached" if today > adjusted else "exception"
@@ -822,10 +840,12 @@ def alert_schedule(m: Milestone, settings: LaSettings) -> list[tuple[str, date]]
     if m.met_on is not None or m.status in ("met", "late", "not_applicable"):
         return []  # met (also late but within an exception): nothing left to warn about
     r = RULES_BY_ID.get(m.rule)
+    if r is not None and r.never_breached and m.status == "breached":
+        return []  # a family window cut short: shown in lists, nothing left to warn about
     base = m.adjusted_due_on or m.due_on
     out: set[tuple[str, date]] = set()
     for a in settings.offsets_for(m.milestone, m.rule):
-        if a.kind == "breached" and r is not None and r.party is Party.FAMILY:
+        if a.kind == "breached" and r is not None and r.never_breached:
             continue
         if a.unit == "working_days":
             send_on = wd.add_working_days(base, a.offset)

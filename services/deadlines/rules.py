@@ -90,10 +90,18 @@ class Rule:
     fixed_month: int | None = None
     fixed_day: int | None = None
     description: str = ""
+    # A deadline only for an act the LA may never take (a decision not to issue a plan):
+    # past its date without that act it lapses (`not_applicable`), it is never breached.
+    lapses: bool = False
 
     @property
     def exceptions_apply(self) -> bool:
         return bool(self.exception_limbs)
+
+    @property
+    def never_breached(self) -> bool:
+        """Family windows (the family's right, not an LA duty) and lapsing deadlines."""
+        return self.lapses or self.party is Party.FAMILY
 
 
 # A table: one record per rule, kept compact on purpose.
@@ -110,12 +118,15 @@ RULES: tuple[Rule, ...] = (
          description="Adviser gives advice within 6 weeks of the request"),
     Rule("A3", "decision_not_to_issue", "request_received", 16, Unit.WEEKS, "Reg 10(1)",
          met_by=("decision_not_to_issue",), exception_limbs=ASSESSMENT_LIMBS,
-         exception_regulation="Reg 10(4)",
+         exception_regulation="Reg 10(4)", lapses=True,
          description="If no plan will be issued, tell the parent within 16 weeks of the "
-                     "request (opened only once the LA decides to assess)"),
+                     "request (opened only once the LA decides to assess); a deadline only "
+                     "for a decision not to issue: it lapses, never breaches"),
     Rule("A4", "draft_response", "draft_plan_issued", 15, Unit.DAYS_BEGINNING_WITH,
          "Reg 13(1)(a)", met_by=("draft_response_received",), party=Party.FAMILY,
-         description="At least 15 days beginning with the day the draft is served"),
+         description="The family's window: at least 15 days beginning with the day the draft "
+                     "is served; a final plan issued inside it (no response yet) is "
+                     "flagged `breached`"),
     Rule("A5", "school_consultation", "school_consulted", 15, Unit.DAYS, "CoP 9.83",
          met_by=("school_response_received",), party=Party.SCHOOL, guidance=True,
          description="School or college consulted on being named responds"),
@@ -145,7 +156,8 @@ RULES: tuple[Rule, ...] = (
                      "(R (L) v Devon CC [2022] EWHC 493 (Admin))"),
     Rule("R5a", "amendments_response", "amendments_proposed", 15, Unit.DAYS_BEGINNING_WITH,
          "Reg 22(2)(c)", met_by=("amendments_response_received",), party=Party.FAMILY,
-         description="Family may respond to proposed amendments: at least 15 days"),
+         description="The family's window on proposed amendments: at least 15 days; an "
+                     "amended plan issued inside it (no response yet) is flagged `breached`"),
     Rule("R5", "amended_plan", "amendments_proposed", 8, Unit.WEEKS, "Reg 22(3)",
          met_by=("amended_plan_issued",),
          description="Final amended plan within 8 weeks of the amendment notice"),
@@ -185,7 +197,7 @@ RULES: tuple[Rule, ...] = (
                      "responsible"),
     Rule("T4n", "decision_not_to_issue", "transferred_in", 16, Unit.WEEKS, "Reg 10(1)",
          met_by=("decision_not_to_issue",), exception_limbs=ASSESSMENT_LIMBS,
-         exception_regulation="Reg 10(4)",
+         exception_regulation="Reg 10(4)", lapses=True,
          description="Move during assessment: 16 weeks from when the new LA is responsible"),
     Rule("T4", "final_plan", "transferred_in", 20, Unit.WEEKS, "Reg 13(2)",
          met_by=("final_plan_issued",), exception_limbs=ASSESSMENT_LIMBS,
@@ -213,7 +225,7 @@ RULES: tuple[Rule, ...] = (
          description="Order to assess: notify that it will assess within 2 weeks"),
     Rule("TO-NO-PLAN", "tribunal_no_plan_notice", "tribunal_order", 10, Unit.WEEKS,
          "Reg 44(2)(b)(i)", met_by=("decision_not_to_issue",), exception_limbs=TRIBUNAL_LIMBS,
-         exception_regulation="Reg 44(3)", absence_min_days=14,
+         exception_regulation="Reg 44(3)", absence_min_days=14, lapses=True,
          description="Order to assess: notify within 10 weeks if no plan will be issued"),
     Rule("TO-PLAN-AFTER-ASSESS", "tribunal_final_plan", "tribunal_order", 14, Unit.WEEKS,
          "Reg 44(2)(b)(ii)", met_by=("final_plan_issued",), exception_limbs=TRIBUNAL_LIMBS,
@@ -247,6 +259,8 @@ RULES: tuple[Rule, ...] = (
 # fmt: on
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+# Rules whose open milestones lapse instead of breaching (the SQL status reads this too).
+NEVER_BREACHED_RULES: tuple[str, ...] = tuple(r.id for r in RULES if r.never_breached)
 
 # data.order of a tribunal_order event -> the rules it starts (HMCTS SEND18).
 TRIBUNAL_ORDERS: dict[str, tuple[str, ...]] = {

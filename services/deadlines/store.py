@@ -9,14 +9,21 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from services.deadlines.domain import CaseEvent, Closure, LaSettings, Milestone
+from services.deadlines.rules import NEVER_BREACHED_RULES
 from shared.db import UnitOfWork
+
+# Rule ids are constants of rules.py (letters, digits, hyphens): safe to inline.
+_LAPSING = "(" + ", ".join(f"'{r}'" for r in NEVER_BREACHED_RULES) + ")"
 
 # The status as of `today`: stored statuses were computed on the day of the last
 # recompute, and an open milestone becomes breached as days pass without any event.
 # A milestone already met keeps its status whatever today is: met late but within its
 # exception-adjusted target is `exception`, never `breached` (issue 11).
+# Family windows and deadlines only for a decision not to issue lapse instead (issue 11).
 EFFECTIVE_STATUS = (
     "CASE WHEN m.met_on IS NOT NULL THEN m.status "
+    f"WHEN m.rule IN {_LAPSING} THEN CASE WHEN m.status IN ('pending', 'exception') "
+    "AND m.target_on < %(today)s THEN 'not_applicable' ELSE m.status END "
     "WHEN m.status IN ('pending', 'exception', 'breached') THEN "
     "CASE WHEN m.target_on < %(today)s THEN 'breached' "
     "WHEN m.adjusted_due_on IS NOT NULL THEN 'exception' ELSE 'pending' END "
@@ -227,7 +234,7 @@ def list_deadlines(conn: psycopg.Connection, f: dict, today: date) -> list[dict]
         where.append("m.is_open AND m.target_on BETWEEN %(today)s AND %(within)s")
         params["within"] = date.fromordinal(today.toordinal() + f["due_within_days"])
     if f.get("overdue"):
-        where.append("m.is_open AND m.target_on < %(today)s")
+        where.append(f"m.is_open AND m.target_on < %(today)s AND m.rule NOT IN {_LAPSING}")
     sql = f"SELECT {MILESTONE_COLUMNS} FROM milestones m JOIN cases c USING (case_id)"
     if where:
         sql += " WHERE " + " AND ".join(where)

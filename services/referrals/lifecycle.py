@@ -39,7 +39,8 @@ Transitions (besides the steps every open state accepts, below)
 request_received        decision_to_assess: assess -> assessing, refuse -> refused
 assessing               advice_requested (stays); decision_not_to_issue -> not_issuing;
                         draft_plan_issued -> draft_plan_issued
-draft_plan_issued       school_consulted (stays); final_plan_issued -> plan_maintained
+draft_plan_issued       draft_response_received (the family's representations, Reg 13(1)),
+                        school_consulted (stays); final_plan_issued -> plan_maintained
 plan_maintained         review_meeting_held -> review_held; phase_transfer (stays);
                         reassessment_requested -> reassessment_requested;
                         tribunal_order: assess -> assessing,
@@ -47,7 +48,8 @@ plan_maintained         review_meeting_held -> review_held; phase_transfer (stay
 review_held             review_decision: maintain -> plan_maintained, amend -> amending,
                         cease -> ceased; phase_transfer (stays)
 amending                amendments_proposed -> amendments_proposed; phase_transfer (stays)
-amendments_proposed     school_consulted (stays); amended_plan_issued -> plan_maintained;
+amendments_proposed     amendments_response_received (the family's, Reg 22(2)(c)),
+                        school_consulted (stays); amended_plan_issued -> plan_maintained;
                         phase_transfer (stays)
 reassessment_requested  reassessment_decided: reassess -> assessing,
                         refuse -> plan_maintained; phase_transfer (stays)
@@ -141,12 +143,14 @@ STEP_TYPES: tuple[str, ...] = (
     "advice_received",
     "decision_not_to_issue",
     "draft_plan_issued",
+    "draft_response_received",
     "school_consulted",
     "school_response_received",
     "final_plan_issued",
     "review_meeting_held",
     "review_decision",
     "amendments_proposed",
+    "amendments_response_received",
     "amended_plan_issued",
     "phase_transfer",
     "exception_started",
@@ -194,13 +198,22 @@ _OPEN_STEPS: frozenset[str] = frozenset(
 _STATE_STEPS: Mapping[str, frozenset[str]] = {
     REQUEST_RECEIVED: frozenset({"decision_to_assess"}),
     ASSESSING: frozenset({"advice_requested", "decision_not_to_issue", "draft_plan_issued"}),
-    DRAFT_PLAN_ISSUED: frozenset({"school_consulted", "final_plan_issued"}),
+    DRAFT_PLAN_ISSUED: frozenset(
+        {"draft_response_received", "school_consulted", "final_plan_issued"}
+    ),
     PLAN_MAINTAINED: frozenset(
         {"review_meeting_held", "phase_transfer", "reassessment_requested", "tribunal_order"}
     ),
     REVIEW_HELD: frozenset({"review_decision", "phase_transfer"}),
     AMENDING: frozenset({"amendments_proposed", "phase_transfer"}),
-    AMENDMENTS_PROPOSED: frozenset({"school_consulted", "amended_plan_issued", "phase_transfer"}),
+    AMENDMENTS_PROPOSED: frozenset(
+        {
+            "amendments_response_received",
+            "school_consulted",
+            "amended_plan_issued",
+            "phase_transfer",
+        }
+    ),
     REASSESSMENT_REQUESTED: frozenset({"reassessment_decided", "phase_transfer"}),
     REFUSED: frozenset({"tribunal_order"}),
     NOT_ISSUING: frozenset({"tribunal_order"}),
@@ -443,6 +456,10 @@ def _to(status: str) -> _Handler:
     return handler
 
 
+def _stay(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    return case
+
+
 def _plan_issued(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     # Optional: the school named in the plan becomes the case's school (it may follow it).
     school_urn = data.get("school_urn")
@@ -567,6 +584,8 @@ _HANDLERS: Mapping[str, _Handler] = {
     "advice_received": _advice_received,
     "decision_not_to_issue": _to(NOT_ISSUING),
     "draft_plan_issued": _to(DRAFT_PLAN_ISSUED),
+    "draft_response_received": _stay,
+    "amendments_response_received": _stay,
     "school_consulted": _school_consulted,
     "school_response_received": _school_response,
     "final_plan_issued": _plan_issued,

@@ -54,6 +54,7 @@ def test_every_step_type_walks_a_case_to_a_final_plan_and_beyond(caseworker, sch
          "assessing"),
         (caseworker, "exception_ended", "2026-03-20", {"exception_id": "exc-1"}, "assessing"),
         (caseworker, "draft_plan_issued", "2026-04-01", {}, "draft_plan_issued"),
+        (caseworker, "draft_response_received", "2026-04-02", {}, "draft_plan_issued"),
         (caseworker, "school_consulted", "2026-04-02", {"school_urn": SCHOOL},
          "draft_plan_issued"),
         # the school replies to its own consultation
@@ -65,6 +66,8 @@ def test_every_step_type_walks_a_case_to_a_final_plan_and_beyond(caseworker, sch
         (caseworker, "review_meeting_held", "2027-05-10", {}, "review_held"),
         (caseworker, "review_decision", "2027-05-20", {"outcome": "amend"}, "amending"),
         (caseworker, "amendments_proposed", "2027-05-25", {}, "amendments_proposed"),
+        (caseworker, "amendments_response_received", "2027-06-01", {},
+         "amendments_proposed"),
         (caseworker, "amended_plan_issued", "2027-06-10", {}, "plan_maintained"),
         (caseworker, "reassessment_requested", "2027-06-12", {}, "reassessment_requested"),
         (caseworker, "reassessment_decided", "2027-06-15", {"outcome": "refuse"},
