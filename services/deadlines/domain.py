@@ -24,6 +24,7 @@ from .rules import (
     RULES_BY_ID,
     TRIBUNAL_ORDER_ALIASES,
     TRIBUNAL_ORDERS,
+    UNOPPOSED_RULES,
     Party,
     Rule,
     Unit,
@@ -82,9 +83,10 @@ _LONDON = ZoneInfo("Europe/London")
 # restarted clock (T4) closes those still open.
 _ASSESSMENT_RULES = frozenset({"A1", "A2", "A3", "A4", "A5", "A6", "T4d", "T4n", "T4"})
 _ASSESSMENT_CLOCKS = frozenset({"A1", "A3", "A6", "T4d", "T4n", "T4"})
-_NO_PLAN_RULES = frozenset({"A3", "T4n", "TO-NO-PLAN"})
-_PLAN_RULES = frozenset({"A6", "T4", "TO-PLAN-AFTER-ASSESS"})
+_NO_PLAN_RULES = frozenset({"A3", "T4n", "TO-NO-PLAN", "U-NO-PLAN"})
+_PLAN_RULES = frozenset({"A6", "T4", "TO-PLAN-AFTER-ASSESS", "U-PLAN-AFTER-ASSESS"})
 _REVIEW_CYCLE_RULES = frozenset({"R1", "R1u", "T3"})
+_CONTINUE_RULES = frozenset({"TO-CONTINUE", "U-CONTINUE"})
 # Family and mediation windows belong to an appeal right, which survives a cease decision.
 _APPEAL_PARTIES = frozenset({Party.FAMILY, Party.MEDIATION})
 
@@ -635,9 +637,12 @@ class _Replay:
         order = TRIBUNAL_ORDER_ALIASES.get(str(e.data.get("order", "")).lower())
         if order is None:
             return
+        unopposed = e.data.get("unopposed") is True  # Reg 45: from the LA's notice
         for rid in TRIBUNAL_ORDERS[order]:
+            if unopposed:
+                rid = UNOPPOSED_RULES[rid] if rid in UNOPPOSED_RULES else rid
             inst = self.open_rule(rid, e, key=e.id)
-            if order == "continue":
+            if rid in _CONTINUE_RULES:
                 # The order itself restores the plan (the case is maintained again at
                 # once); CFA s44(1) applies to it again: reviewed within 12 months of the
                 # plan being made or last reviewed, as if it had never been ceased.

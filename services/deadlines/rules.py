@@ -8,7 +8,7 @@ Practice 2015 (CoP), Tribunal Procedure Rules (SI 2008/2699).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from shared.events import ADVISERS  # noqa: F401 -- re-exported: one list, in the catalogue
@@ -210,10 +210,11 @@ RULES: tuple[Rule, ...] = (
     Rule("M2", "mediation_certificate", "mediation_declined", 3, Unit.WORKING_DAYS, "Reg 34",
          met_by=("mediation_certificate_issued",), party=Party.MEDIATION,
          description="Certificate within 3 working days of being told mediation is unwanted"),
-    Rule("AP", "appeal", "decision_notice_sent", 2, Unit.MONTHS, "SI 2008/2699 r20(1)(c)",
-         met_by=("appeal_lodged",), party=Party.FAMILY,
+    Rule("AP", "appeal", "decision_notice_sent", 2, Unit.MONTHS,
+         "SI 2008/2699 r20(1)(c), r12(2)-(3)", met_by=("appeal_lodged",), party=Party.FAMILY,
          description="Appeal within 2 months of the notice or 1 month after a mediation "
-                     "certificate if later; 25 Dec-1 Jan and August moves (guidance)"),
+                     "certificate if later; 25 Dec-1 Jan and August not counted (r12(3)); "
+                     "a limit ending on a non-working day ends on the next (r12(2))"),
     # --- Tribunal orders (Reg 44(2)); exceptions Reg 44(3) with a 2-week absence ------------
     # Reg 44(2): (a) appeal against ceasing dismissed: cease at once; (b) assess or
     # reassess: notice 2 weeks, (b)(i) no plan 10 weeks, (b)(ii) final plan 14 weeks;
@@ -257,6 +258,30 @@ RULES: tuple[Rule, ...] = (
          description="Order that the plan ceases: at once"),
 )
 # fmt: on
+
+# Reg 45 (appeals the LA does not oppose): the same limits as Reg 44(2), run from the day
+# the LA told the Tribunal it will not oppose (the tribunal_order step, `unopposed`).
+# (id of the Reg 44 rule) -> (id, paragraph, unconfirmed paragraph number).
+_REG45: dict[str, tuple[str, str, bool]] = {
+    "TO-ASSESS": ("U-ASSESS", "Reg 45(3)", False),
+    "TO-NO-PLAN": ("U-NO-PLAN", "Reg 45(3A)(a)", False),
+    "TO-PLAN-AFTER-ASSESS": ("U-PLAN-AFTER-ASSESS", "Reg 45(3A)(b)", False),
+    "TO-AMEND": ("U-AMEND", "Reg 45(4)", False),
+    "TO-SCHOOL": ("U-SCHOOL", "Reg 45(5)", True),
+    "TO-DRAFT": ("U-DRAFT", "Reg 45(6)", True),
+    "TO-FINAL": ("U-FINAL", "Reg 45(6)", True),
+    "TO-CONTINUE": ("U-CONTINUE", "Reg 45(7)", True),
+}
+_BY_ID = {r.id: r for r in RULES}
+RULES = RULES + tuple(
+    replace(_BY_ID[old], id=new, regulation=paragraph, unconfirmed=unconfirmed,
+            exception_regulation="Reg 45 (limbs of Reg 44(3))"
+            if _BY_ID[old].exception_limbs else None,
+            description=_BY_ID[old].description + " (unopposed appeal, from the LA's notice "
+                        "to the Tribunal)")
+    for old, (new, paragraph, unconfirmed) in _REG45.items()
+)
+UNOPPOSED_RULES: dict[str, str] = {old: new for old, (new, _, _) in _REG45.items()}
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 # Rules whose open milestones lapse instead of breaching (the SQL status reads this too).

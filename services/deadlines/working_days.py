@@ -93,14 +93,15 @@ def add_months(d: date, n: int) -> date:
 
 
 def appeal_deadline_adjust(d: date) -> date:
-    """Tribunal appeal-window guidance (IPSEA, SEND Tribunal practice).
+    """The end of a time limit for an appeal, Tribunal Procedure Rules (SI 2008/2699).
 
-    A deadline falling 25 Dec–1 Jan moves to the first working day after 1 Jan; one
-    falling in August moves to the first working day of September. Other dates stay.
+    r12(3): in a SEN case 25 Dec–1 Jan and August are not counted, so a limit ending in
+    them ends on the first working day after 1 Jan, or of September. r12(2): a limit
+    ending on a day that is not a working day ends on the next working day.
     """
     if (d.month == 12 and d.day >= 25) or (d.month == 1 and d.day == 1):
         year = d.year + 1 if d.month == 12 else d.year
         return next_working_day(date(year, 1, 1))
     if d.month == 8:
         return working_day_on_or_after(date(d.year, 9, 1))
-    return d
+    return working_day_on_or_after(d)

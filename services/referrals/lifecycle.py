@@ -568,6 +568,10 @@ def _reassessment_decided(case: CaseState, on: date, data: Mapping[str, Any]) ->
 
 
 def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Reg 45: an appeal the LA does not oppose; the step is then dated to the LA's notice
+    # to the Tribunal, from which the same limits run.
+    if "unopposed" in data and not isinstance(data["unopposed"], bool):
+        raise InvalidStep("unopposed", "must be true or false")
     orders = TRIBUNAL_ORDERS[case.status]
     order = _require(data, "order")
     if not isinstance(order, str) or order not in orders:

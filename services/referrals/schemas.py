@@ -117,6 +117,9 @@ class StepRequest(Schema):
         "description": "transferred_out: LA moved to; transferred_in: LA moved from"})
     order = fields.String(validate=validate.OneOf(ORDERS),
                           metadata={"description": "tribunal_order"})
+    unopposed = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "tribunal_order: true when the LA did not oppose the appeal (Reg 45); "
+                       "`on` is then the day it told the Tribunal"})
 
 
 class Referral(Out):

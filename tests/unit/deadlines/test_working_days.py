@@ -120,7 +120,9 @@ def test_add_months_clips_to_month_end(start: date, months: int, expected: date)
         (date(2027, 1, 1), date(2027, 1, 4)),
         (date(2025, 12, 27), date(2026, 1, 2)),  # 2 Jan 2026 is a Friday, a working day
         (date(2027, 12, 30), date(2028, 1, 4)),  # 3 Jan 2028 is the New Year substitute
-        (date(2027, 1, 2), date(2027, 1, 2)),  # after the window: unchanged (guidance only)
+        (date(2027, 1, 2), date(2027, 1, 4)),  # a Saturday: next working day, r12(2)
+        (date(2026, 5, 9), date(2026, 5, 11)),  # Saturday -> Monday, r12(2)
+        (date(2026, 5, 25), date(2026, 5, 26)),  # Spring bank holiday -> Tuesday, r12(2)
         (date(2026, 8, 1), date(2026, 9, 1)),
         (date(2026, 8, 31), date(2026, 9, 1)),
         (date(2027, 8, 15), date(2027, 9, 1)),

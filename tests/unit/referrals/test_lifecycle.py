@@ -619,6 +619,13 @@ INVALID_DATA: list[tuple[str, list[Step], str, dict[str, Any], str]] = [
         {"exception_id": ["exc-1"]},
         "exception_id",
     ),
+    (
+        "unopposed not a boolean",
+        PATHS["refused"],
+        "tribunal_order",
+        {"order": "assess", "unopposed": "yes"},
+        "unopposed",
+    ),
     ("out la missing", [], "transferred_out", {}, "la_code"),
     ("out la short", [], "transferred_out", {"la_code": "88"}, "la_code"),
     ("out la number", [], "transferred_out", {"la_code": 882}, "la_code"),
