@@ -8,6 +8,8 @@ scripts/servers.sh
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ehcp}
 export AMQP_URI=${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}
 export GATEWAY_PORT=${GATEWAY_PORT:-8000}
+# The demo signs tokens with the public development secret; production mode refuses it.
+export EHCP_MODE=${EHCP_MODE:-demo}
 mkdir -p .run
 .venv/bin/ehcp migrate
 pids=()

@@ -30,9 +30,24 @@ class Config:
     max_workers: int = 10
     now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
     log_level: str = "INFO"
+    # Security (issue 9). `mode` demo allows the public default JWT secret and plain-http
+    # loopback webhooks; production refuses both.
+    mode: str = "production"
+    metrics_bind: str = "127.0.0.1"  # compose and Kubernetes set 0.0.0.0
+    max_body_bytes: int = 1024 * 1024  # gateway: larger bodies get 413 unread
+    max_json_depth: int = 20  # gateway: deeper JSON gets 422
+    body_read_seconds: float = 15.0  # gateway: the whole body must arrive within this
+    header_read_seconds: float = 10.0  # gateway: request line and headers likewise
+    idle_seconds: float = 30.0  # gateway: a kept-alive connection idle this long is closed
+    max_token_seconds: int = 12 * 3600  # longest `exp - iat` a token may have
+    auth_failures_per_minute: int = 10  # per subject and per client address, then 429
     # The environment as read by the loader: services with settings of their own (SMTP for
     # notifications) parse their section from here, so the environment is read in one place.
     env: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def demo(self) -> bool:
+        return self.mode == "demo"
 
     def nameko(self) -> dict:
         """The container config nameko expects."""
@@ -47,6 +62,13 @@ class Config:
 
 def _int_tuple(raw: str) -> tuple[int, ...]:
     return tuple(int(p) for p in raw.split(",") if p.strip())
+
+
+def _mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in ("demo", "production"):
+        raise ValueError("EHCP_MODE must be demo or production")
+    return mode
 
 
 def load_config(service: str, env: dict | None = None) -> Config:
@@ -70,6 +92,16 @@ def load_config(service: str, env: dict | None = None) -> Config:
         max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
         now=env.get("NOW") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
+        mode=_mode(env.get("EHCP_MODE", Config.mode)),
+        metrics_bind=env.get("METRICS_BIND", Config.metrics_bind),
+        max_body_bytes=int(env.get("MAX_BODY_BYTES", Config.max_body_bytes)),
+        max_json_depth=int(env.get("MAX_JSON_DEPTH", Config.max_json_depth)),
+        body_read_seconds=float(env.get("BODY_READ_SECONDS", Config.body_read_seconds)),
+        header_read_seconds=float(env.get("HEADER_READ_SECONDS", Config.header_read_seconds)),
+        idle_seconds=float(env.get("IDLE_SECONDS", Config.idle_seconds)),
+        max_token_seconds=int(env.get("MAX_TOKEN_SECONDS", Config.max_token_seconds)),
+        auth_failures_per_minute=int(env.get("AUTH_FAILURES_PER_MINUTE",
+                                             Config.auth_failures_per_minute)),
         env=dict(env),
     )
 

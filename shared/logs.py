@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 # Only these extra keys are written: a whitelist keeps personal data out by construction.
 FIELDS = ("event_id", "event_type", "correlation_id", "case_id", "reference", "la_code",
-          "queue", "attempt", "error", "count", "elapsed_ms", "route", "status", "milestone")
+          "queue", "attempt", "error", "count", "elapsed_ms", "route", "status", "milestone",
+          "method", "subject")
 
 
 class JsonFormatter(logging.Formatter):

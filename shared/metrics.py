@@ -51,6 +51,8 @@ HTTP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
-def serve_metrics(port: int) -> None:
+def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
+    """Loopback by default (METRICS_BIND): the figures are for the local Prometheus, not the
+    internet; compose and Kubernetes set 0.0.0.0 so their scraper can reach them."""
     if port:
-        start_http_server(port, addr="0.0.0.0")
+        start_http_server(port, addr=addr)

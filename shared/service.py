@@ -71,7 +71,7 @@ def run(service_cls: type, migrations: Path | None = None) -> None:
     cfg = load_config(service_cls.name)
     setup_logging(cfg.service, cfg.log_level)
     prepare(cfg, migrations)
-    serve_metrics(cfg.metrics_port)
+    serve_metrics(cfg.metrics_port, cfg.metrics_bind)
     runner = ServiceRunner({**cfg.nameko(), "EHCP": cfg})
     runner.add_service(service_cls)
 

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
+from shared.config import load_config
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.problems import Problem, validation_problem
 from shared.rpc import ServiceUnavailable
@@ -40,18 +41,47 @@ def problem_response(problem: Problem) -> Response:
                     mimetype="application/problem+json")
 
 
+MAX_JSON_DEPTH = load_config("gateway").max_json_depth
+
+
 def read_json(request) -> object:
+    """The body as JSON. Its size was capped before the route ran (services/gateway/wsgi.py);
+    nesting deeper than MAX_JSON_DEPTH is a 422, never a RecursionError's 500."""
     if not (request.mimetype or "").endswith("json"):
         raise Problem(415, "Unsupported media type", "Send a JSON body (application/json).")
     try:
         body = json.loads(request.get_data(as_text=True) or "null")
+    except RecursionError:
+        raise too_deep() from None
     except ValueError:
         raise Problem(400, "Malformed JSON", "The request body is not valid JSON.") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise too_deep()
     if not _plain_text(body):
         # PostgreSQL text holds neither NUL nor lone surrogates: refuse them at the door.
         raise Problem(400, "Malformed JSON",
                       "Strings must be valid Unicode text without NUL characters.")
     return body
+
+
+def too_deep() -> Problem:
+    return Problem(422, "Validation failed", f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
+                   [{"field": "body", "message": f"at most {MAX_JSON_DEPTH} levels of nesting"}])
+
+
+def _depth(value) -> int:
+    """Nesting depth of parsed JSON, without recursion (a deep body must not crash us)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in node)
+    return deepest
 
 
 def _plain_text(value) -> bool:
@@ -143,9 +173,10 @@ def endpoint(route: str):
         @functools.wraps(fn)
         def handler(self, request, *args, **kwargs):
             started = time.perf_counter()
+            request.environ["ehcp.route"] = route  # for the access log (wsgi.Guard)
             try:
                 response = fn(self, request, *args, **kwargs)
-            except Problem as problem:
+            except Problem as problem:  # an ordinary refusal: the access log has it
                 response = problem_response(problem)
             except ServiceUnavailable as exc:
                 response = problem_response(Problem(503, "Service unavailable", str(exc)))

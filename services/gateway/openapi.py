@@ -303,15 +303,19 @@ def build_spec(server_url: str = "") -> dict:
     return spec.to_dict()
 
 
+# The page's only style, inline; its hash is the one inline style the page's CSP allows.
+DOCS_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+              "padding:0 1rem;line-height:1.45}code,pre{background:#f4f4f4;padding:0 .2rem}"
+              "h2{margin-top:2rem;border-bottom:1px solid #ccc}.m{font-weight:bold;"
+              "text-transform:uppercase;margin-right:.5rem}table{border-collapse:collapse}"
+              "td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}")
+
+
 def api_page(spec: dict) -> str:
     """The human-readable API page: one section per operation, no scripts, no CDN."""
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-           f"<title>{html.escape(spec['info']['title'])}</title><style>"
-           "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-           "padding:0 1rem;line-height:1.45}code,pre{background:#f4f4f4;padding:0 .2rem}"
-           "h2{margin-top:2rem;border-bottom:1px solid #ccc}.m{font-weight:bold;"
-           "text-transform:uppercase;margin-right:.5rem}table{border-collapse:collapse}"
-           "td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}</style></head>"
+           f"<title>{html.escape(spec['info']['title'])}</title><style>{DOCS_STYLE}</style>"
+           "</head>"
            f"<body><h1>{html.escape(spec['info']['title'])}</h1>"
            f"<p>{html.escape(spec['info']['description'])}</p>"
            "<p>Machine-readable: <a href='/v1/openapi.json'>/v1/openapi.json</a> "

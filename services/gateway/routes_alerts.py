@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.web.handlers import http
-
 from services.gateway import schemas
 from services.gateway.http import endpoint, json_response, load_query
 from services.gateway.openapi import CASE_ROLES
+from services.gateway.wsgi import http
 from shared.problems import not_found
 
 

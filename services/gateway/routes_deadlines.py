@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
-
 from services.gateway import joins, schemas
 from services.gateway.http import endpoint, json_response, load_query, page
 from services.gateway.openapi import CASE_ROLES
+from services.gateway.wsgi import http
 from shared.config import today
 from shared.problems import Problem
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.gateway.http import endpoint, json_response
-from services.gateway.openapi import api_page, build_spec
+from services.gateway.openapi import DOCS_STYLE, api_page, build_spec
+from services.gateway.wsgi import csp_with_style, http
 
 
 class DocRoutes:
@@ -26,7 +26,8 @@ class DocRoutes:
     @http("GET", "/v1/docs")
     @endpoint("/v1/docs")
     def api_docs(self, request):
-        return Response(api_page(self._openapi()), status=200, mimetype="text/html")
+        return Response(api_page(self._openapi()), status=200, mimetype="text/html",
+                        headers={"Content-Security-Policy": csp_with_style(DOCS_STYLE)})
 
     @http("GET", "/")
     @endpoint("/")

@@ -15,10 +15,10 @@ import re
 import uuid
 
 from marshmallow import Schema, ValidationError
-from nameko.web.handlers import http
 
 from services.gateway import schemas
 from services.gateway.http import endpoint, json_response, read_object
+from services.gateway.wsgi import http
 from shared.problems import Problem, not_found, validation_problem
 
 LA_STAFF = ("la_caseworker", "la_manager")

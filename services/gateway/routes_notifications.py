@@ -3,10 +3,10 @@ admins), delivery dead letters, and the calendar feed (whose secret is its crede
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.gateway.http import endpoint, json_response, read_json
+from services.gateway.wsgi import http
 
 MANAGERS = ("la_manager", "region_admin")  # the service checks the LA as well
 

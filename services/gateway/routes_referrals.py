@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.web.handlers import http
-
 from services.gateway import joins, schemas
 from services.gateway.http import (
     endpoint,
@@ -20,6 +18,7 @@ from services.gateway.http import (
     read_object,
 )
 from services.gateway.openapi import CASE_ROLES
+from services.gateway.wsgi import http
 from shared.config import today
 from shared.problems import not_found
 

@@ -6,13 +6,13 @@ LAs and schools; only region admins change them or manage users."""
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Response
 
 from services.gateway import region, schemas
 from services.gateway.auth import issue_token
 from services.gateway.http import endpoint, json_response, read_object
+from services.gateway.wsgi import http
 from shared.problems import Problem, not_found, validation_problem
 
 ADMIN = ("region_admin",)

@@ -6,7 +6,6 @@ import logging
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 
 from services.gateway import joins, openapi
 from services.gateway.auth import Authenticator, AuthSettings
@@ -18,6 +17,7 @@ from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
+from services.gateway.wsgi import http
 from shared.config import load_config
 from shared.problems import Problem
 from shared.rpc import ServiceUnavailable, call, rpc_proxy
@@ -62,6 +62,7 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
         (a case route: even its existence is not for them). Which cases a caller sees is
         decided by its primary role (`role`), never by the others it holds."""
         actor = self.auth.authenticate(request.headers.get("Authorization"))
+        request.environ["ehcp.subject"] = actor["sub"]  # for the access log
         if self._disabled(actor["sub"]):
             raise Problem(401, "Unauthorized", "This account is disabled.")
         if not set(actor["roles"]) & set(roles):

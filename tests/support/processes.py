@@ -84,6 +84,10 @@ class System:
             "RETRY_DELAYS_MS": "100,200,400",
             "RELAY_POLL_SECONDS": "0.1",
             "LOG_LEVEL": "INFO",
+            # demo mode: the public test secret and webhooks to a local receiver are allowed
+            "EHCP_MODE": "demo",
+            "BODY_READ_SECONDS": "4",
+            "HEADER_READ_SECONDS": "4",
             **{f"{s.upper()}_METRICS_PORT": str(p) for s, p in self.metrics_ports.items()},
             **(extra_env or {}),
         }
