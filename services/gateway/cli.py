@@ -5,6 +5,7 @@ Usage:
   ehcp token --role la_manager --la-code 881 --also-role region_admin
   ehcp la add 881 "Northshire County Council"      ehcp la list
   ehcp school add 100001 "Oakfield Primary" --la-code 881      ehcp school list [--la-code 881]
+  ehcp schools import edubasealldata20270104.csv [--la-code 881 ...]  (the GIAS register)
   ehcp user add senco-1 --role school --school-urn 100001     ehcp user list
   ehcp user disable senco-1      (every token of senco-1 is refused from now on)
   ehcp migrate            apply every service's migrations (also done at each start-up)
@@ -25,13 +26,14 @@ import json
 import os
 import re
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
 
-from services.gateway import region
+from services.gateway import gias, region
 from services.gateway.auth import ROLES, check_claims, issue_token
 from shared.config import load_config
 from shared.db import ensure_database, ensure_shared_tables, migrate
@@ -105,6 +107,74 @@ def cmd_school(args) -> None:
             raise ValueError(f"no LA {args.la_code} in the region: add it first (ehcp la add)")
         region.add_school(conn, args.urn, args.name, args.la_code)
     print(f"school {args.urn} saved")
+
+
+class Progress:
+    """A progress bar on stderr, by bytes of the file read (redrawn in place on a terminal,
+    else a line every tenth)."""
+
+    def __init__(self, total_bytes: int, width: int = 30):
+        self.total, self.width, self.shown = max(total_bytes, 1), width, -1
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done_bytes: int, rows: int) -> None:
+        share = min(done_bytes / self.total, 1.0)
+        step = int(share * (100 if self.tty else 10))
+        if step == self.shown:
+            return
+        self.shown = step
+        bar = "#" * int(share * self.width)
+        line = f"[{bar:<{self.width}}] {share:4.0%}  {rows:,} rows"
+        sys.stderr.write(f"\r{line}" if self.tty else f"{line}\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def cmd_schools_import(args) -> None:
+    """Load a GIAS extract into the register in batches (one COPY and one upsert each)."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    only = set(args.la_code or ())
+    started = time.monotonic()
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0, "las_added": 0}
+    skipped, read, closed = gias.Skipped(), 0, 0
+    progress = Progress(path.stat().st_size)
+    with _gateway_db() as conn, open(path, "rb") as raw:
+        text = gias.open_text(raw)  # kept: collecting the wrapper would close the file
+        batch: list[gias.SchoolRow] = []
+
+        def flush() -> None:
+            for key, n in region.upsert_register(conn, batch).items():
+                totals[key] += n
+            batch.clear()
+            progress.update(raw.tell(), read)
+
+        try:
+            for school in gias.read_extract(text, skipped):
+                read += 1
+                if only and school.la_code not in only:
+                    skipped.add("LA not asked for (--la-code)")
+                    continue
+                closed += school.status == "closed"
+                batch.append(school)
+                if len(batch) >= args.batch:
+                    flush()
+        except gias.NotGias as exc:
+            raise ValueError(str(exc)) from None
+        if batch:
+            flush()
+    progress.close()
+    loaded = totals["inserted"] + totals["updated"] + totals["unchanged"]
+    print(f"{path.name}: {loaded:,} schools loaded in {time.monotonic() - started:.1f} s "
+          f"({totals['inserted']:,} new, {totals['updated']:,} updated, "
+          f"{totals['unchanged']:,} unchanged; {closed:,} closed); "
+          f"{totals['las_added']} LAs added")
+    for reason, n in sorted(skipped.reasons.items()):
+        print(f"  skipped {n:,}: {reason}")
 
 
 def cmd_user(args) -> None:
@@ -304,6 +374,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("name", nargs="?")
     p.add_argument("--la-code")
     p.set_defaults(fn=cmd_school)
+
+    p = sub.add_parser("schools", help="the school register from a GIAS extract")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file", help="edubasealldataYYYYMMDD.csv from Get Information About Schools")
+    p.add_argument("--la-code", action="append",
+                   help="load only this LA's schools (repeatable); default: every school")
+    p.add_argument("--batch", type=int, default=2000, help="schools per transaction")
+    p.set_defaults(fn=cmd_schools_import)
 
     p = sub.add_parser("user", help="manage users (staff) of the region")
     p.add_argument("action", choices=["add", "list", "disable", "enable"])

@@ -29,8 +29,48 @@ def add_school(conn, urn: str, name: str, la_code: str) -> dict:
 
 def list_schools(conn, la_code: str | None = None) -> list[dict]:
     return conn.execute(
-        "SELECT urn, name, la_code FROM schools WHERE (%s::text IS NULL OR la_code = %s) "
-        "ORDER BY urn", (la_code, la_code)).fetchall()
+        "SELECT urn, name, la_code, phase, status, opened_on, closed_on FROM schools "
+        "WHERE (%s::text IS NULL OR la_code = %s) ORDER BY urn", (la_code, la_code)).fetchall()
+
+
+def get_school(conn, urn: str) -> dict | None:
+    return conn.execute("SELECT urn, name, la_code, status, closed_on FROM schools "
+                        "WHERE urn = %s", (urn,)).fetchone()
+
+
+def upsert_register(conn, schools: list) -> dict[str, int]:
+    """Load one batch of GIAS schools (services.gateway.gias.SchoolRow) in one transaction:
+    LAs not yet in the region are added under their GIAS name (a region's own names are
+    kept), then every school is inserted or updated with one statement from a COPY.
+    Returns how many schools were inserted, updated and already up to date."""
+    latest = {s.urn: s for s in schools}  # a URN twice in a batch: the later row wins
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS register_batch (urn text, name text, "
+                    "la_code text, la_name text, phase text, status text, opened_on date, "
+                    "closed_on date) ON COMMIT DELETE ROWS")
+        with cur.copy("COPY register_batch FROM STDIN") as copy:
+            for s in latest.values():
+                copy.write_row((s.urn, s.name, s.la_code, s.la_name or f"LA {s.la_code}",
+                                s.phase, s.status, s.opened_on, s.closed_on))
+        cur.execute("INSERT INTO local_authorities (la_code, name) "
+                    "SELECT DISTINCT ON (la_code) la_code, la_name FROM register_batch "
+                    "ORDER BY la_code ON CONFLICT (la_code) DO NOTHING")
+        added_las = cur.rowcount
+        cur.execute(
+            "INSERT INTO schools (urn, name, la_code, phase, status, opened_on, closed_on, "
+            "source) SELECT urn, name, la_code, phase, status, opened_on, closed_on, 'gias' "
+            "FROM register_batch ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, "
+            "la_code = EXCLUDED.la_code, phase = EXCLUDED.phase, status = EXCLUDED.status, "
+            "opened_on = EXCLUDED.opened_on, closed_on = EXCLUDED.closed_on, source = 'gias', "
+            "updated_at = now() "
+            "WHERE (schools.name, schools.la_code, schools.phase, schools.status, "
+            "schools.opened_on, schools.closed_on) IS DISTINCT FROM (EXCLUDED.name, "
+            "EXCLUDED.la_code, EXCLUDED.phase, EXCLUDED.status, EXCLUDED.opened_on, "
+            "EXCLUDED.closed_on) RETURNING (xmax = 0) AS inserted")
+        changed = [r["inserted"] for r in cur.fetchall()]
+    inserted = sum(changed)
+    return {"inserted": inserted, "updated": len(changed) - inserted,
+            "unchanged": len(latest) - len(changed), "las_added": added_las}
 
 
 def upsert_user(conn, sub: str, role: str, la_code: str | None, school_urn: str | None,

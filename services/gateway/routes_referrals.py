@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.gateway import joins, schemas
+from services.gateway import gias, joins, region, schemas
 from services.gateway.http import (
     endpoint,
     idempotency_key,
@@ -20,7 +20,7 @@ from services.gateway.http import (
 from services.gateway.openapi import CASE_ROLES
 from services.gateway.wsgi import http
 from shared.config import today
-from shared.problems import not_found
+from shared.problems import Problem, not_found
 
 
 def valid_id(case_id: str) -> str:
@@ -36,9 +36,27 @@ class ReferralRoutes:
     def submit_referral(self, request):
         actor = self._actor(request, CASE_ROLES)
         body = read_object(request)
+        self._check_register(body.get("school_urn"))
         referral = self._call("referrals", "submit_request", actor, body,
                               idempotency_key(request))
         return json_response(referral, 201, {"Location": f"/v1/referrals/{referral['id']}"})
+
+    def _check_register(self, urn: object) -> None:
+        """A request names a school in the register (GIAS) that is not closed. A URN that is
+        malformed, or empty (a child at no school), is left to the referrals schema."""
+        if not (isinstance(urn, str) and len(urn) == 6 and urn.isascii() and urn.isdigit()):
+            return
+        with self.db.read() as conn:
+            school = region.get_school(conn, urn)
+        if school is None:
+            message = "no school with this URN in the register"
+        elif school["status"] not in gias.ACCEPTS_REQUESTS:
+            message = (f"this school is {school['status'].replace('_', ' ')}"
+                       + (f" (closed on {school['closed_on']})" if school["closed_on"] else ""))
+        else:
+            return
+        raise Problem(422, "Validation failed", f"school_urn: {message}",
+                      [{"field": "school_urn", "message": message}])
 
     @http("GET", "/v1/referrals")
     @endpoint("/v1/referrals")

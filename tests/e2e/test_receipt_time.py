@@ -18,6 +18,7 @@ def evening(infra, tmp_path_factory):
     """The system at 18:30 on Wednesday 30 June 2027, British Summer Time."""
     system = System(infra, tmp_path_factory.mktemp("evening"),
                     extra_env={"NOW": "2027-06-30T18:30:00+01:00"}).start()
+    system.register_schools(LA, SCHOOL)
     yield system
     system.stop()
 

@@ -20,6 +20,12 @@ def urn(n: int) -> str:
     return str(_BASE + n)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools these requests name, in the register."""
+    system.register_schools("881", *(urn(n) for n in range(1, 6)))
+
+
 def school_alerts(api: Api) -> list[dict]:
     response = api.get("/v1/alerts")
     assert response.status_code == 200, response.text

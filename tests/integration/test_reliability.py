@@ -16,6 +16,12 @@ from tests.support.processes import ServiceProcess, wait_for
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools these requests name, in the register."""
+    system.register_schools("881", *(f"20000{n}" for n in range(1, 6)))
+
+
 def alerts_for(api: Api, case_id: str) -> list[dict]:
     return [a for a in api.get("/v1/alerts").json()["alerts"] if a["case_id"] == case_id]
 

@@ -105,9 +105,28 @@ class System:
         for proc in self.services.values():
             proc.stop()
 
+    def register_schools(self, la_code: str, *urns: str) -> None:
+        """Put schools in the register (open), as `ehcp school add` does: a request for
+        assessment must name one. Needs the gateway to have migrated (after start())."""
+        register_schools(self.env["DATABASE_URL"], la_code, *urns)
+
     def metrics(self, service: str) -> str:
         return requests.get(f"http://127.0.0.1:{self.metrics_ports[service]}/metrics",
                             timeout=5).text
+
+
+def register_schools(database_url: str, la_code: str, *urns: str) -> None:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from services.gateway import region
+
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row,
+                         options="-c search_path=gateway") as conn:
+        if not region.la_exists(conn, la_code):
+            region.add_la(conn, la_code, f"Test LA {la_code}")
+        for urn in urns:
+            region.add_school(conn, urn, f"Test School {urn}", la_code)
 
 
 def wait_for(predicate, timeout: float = 20, interval: float = 0.05):

@@ -14,5 +14,7 @@ TODAY = "2027-06-30"
 @pytest.fixture(scope="package")
 def system(infra, tmp_path_factory):
     system = System(infra, tmp_path_factory.mktemp("api-logs"), extra_env={"NOW": TODAY}).start()
+    # The demo region's school: the OpenAPI examples (and so schemathesis) name it.
+    system.register_schools("881", "100001")
     yield system
     system.stop()

@@ -21,6 +21,13 @@ LA = "961"
 SCHOOL, SCHOOL_B = "961001", "961002"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools this module's requests name, in the register."""
+    system.register_schools(LA, SCHOOL, SCHOOL_B)
+    system.register_schools("962", "962001")
+
+
 @pytest.fixture(scope="module")
 def caseworker(system):
     return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-961"))

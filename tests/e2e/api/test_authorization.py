@@ -22,6 +22,13 @@ pytestmark = pytest.mark.e2e
 LA, OTHER_LA = "951", "952"
 SCHOOL, SAME_LA_SCHOOL, OTHER_LA_SCHOOL = "951001", "951002", "952001"
 
+
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools this module's requests name, in the register."""
+    system.register_schools(LA, SCHOOL, SAME_LA_SCHOOL)
+    system.register_schools(OTHER_LA, OTHER_LA_SCHOOL)
+
 ACTORS = {
     "school": dict(role="school", school_urn=SCHOOL),
     "school:other_school": dict(role="school", school_urn=SAME_LA_SCHOOL),

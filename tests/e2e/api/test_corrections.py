@@ -15,6 +15,12 @@ pytestmark = pytest.mark.e2e
 LA, SCHOOL, OTHER_SCHOOL = "971", "971001", "971002"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools this module's requests name, in the register."""
+    system.register_schools(LA, SCHOOL, OTHER_SCHOOL)
+
+
 @pytest.fixture(scope="module")
 def caseworker(system):
     return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-971"))

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.e2e
 
 LA, OTHER_LA = "971", "972"
 SCHOOL, OTHER_SCHOOL = "971001", "972001"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools this module's requests name, in the register."""
+    system.register_schools(LA, SCHOOL, "971003")
+    system.register_schools(OTHER_LA, OTHER_SCHOOL)
 SETTINGS, CLOSURES = f"/v1/las/{LA}/settings", f"/v1/las/{LA}/closures"
 
 

@@ -20,6 +20,12 @@ LA, OTHER_LA = "941", "942"
 SCHOOL, OTHER_SCHOOL = "941001", "941002"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    """The schools this module's requests name, in the register."""
+    system.register_schools(LA, SCHOOL, OTHER_SCHOOL)
+
+
 @pytest.fixture(scope="module")
 def caseworker(system):
     return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-941"))
