@@ -27,8 +27,3 @@ class DocRoutes:
     @endpoint("/v1/docs")
     def api_docs(self, request):
         return Response(api_page(self._openapi()), status=200, mimetype="text/html")
-
-    @http("GET", "/")
-    @endpoint("/")
-    def root(self, request):
-        return json_response({"api": "/v1", "openapi": "/v1/openapi.json", "docs": "/v1/docs"})
