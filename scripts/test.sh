@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/servers.sh
+scripts/browser.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest -p no:pytest_nameko -q "$@"

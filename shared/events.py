@@ -102,6 +102,23 @@ def effective_due(milestone: Mapping[str, Any]) -> Any:
     return milestone.get("adjusted_due_on") or milestone["due_on"]
 
 
+OPEN_MILESTONE_STATUS = ("pending", "breached", "exception")  # not met, not void
+
+
+def next_open_milestone(milestones: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """A case's next key date: its earliest open milestone by effective date (the gateway's
+    API and the referrals service's case list both read it this way)."""
+    open_ones = [m for m in milestones if m.get("status") in OPEN_MILESTONE_STATUS]
+    if not open_ones:
+        return None
+    return min(open_ones, key=lambda m: (str(effective_due(m)), m["milestone"]))
+
+
+# Assigning a case to a caseworker is recorded as a step of the case (history, audit) but
+# has no statutory meaning: it is not a lifecycle step and travels in no event.
+ASSIGNMENT_STEP = "caseworker_assigned"
+
+
 class DeadlineScheduled(CaseRef):
     milestones = fields.List(fields.Nested(MilestoneDue), required=True)
     as_of_event = fields.UUID(required=True)

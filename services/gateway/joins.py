@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
-from shared.events import effective_due
+from shared.events import OPEN_MILESTONE_STATUS, effective_due, next_open_milestone
 
-OPEN_STATUSES = ("pending", "breached", "exception")  # not met, not void
+OPEN_STATUSES = OPEN_MILESTONE_STATUS
 FAR_FUTURE = "9999-12-31"  # sorts cases with nothing due after every dated one
 
 
@@ -19,10 +19,9 @@ def is_open(milestone: Mapping) -> bool:
 
 def next_deadline(milestones: Iterable[Mapping], today: date) -> dict | None:
     """The earliest open milestone of a case, with whether it is overdue."""
-    open_ones = [m for m in milestones if is_open(m)]
-    if not open_ones:
+    m = next_open_milestone(list(milestones))
+    if m is None:
         return None
-    m = min(open_ones, key=lambda m: (effective_due(m), m["milestone"]))
     due = effective_due(m)
     return {"milestone": m["milestone"], "due_on": due, "status": m["status"],
             "overdue": due < today.isoformat()}

@@ -81,6 +81,12 @@ OPERATIONS: tuple[Operation, ...] = (
               "date that would put them out of order, before the receipt or in the future is "
               "refused with 422 and changes nothing. The deadlines are recomputed as if the "
               "right date had been recorded first; the audit trail keeps both dates."),
+    Operation("put", "/v1/referrals/{id}/assignment", "Assign the case to a caseworker",
+              "cases", CASE_ROLES, (200, rs.Referral), body=gs.Assignment,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="LA staff only: the caseworker must be an active user of the LA "
+              "with an LA role (422 otherwise); null unassigns. Recorded as a "
+              "`caseworker_assigned` step of the case and audited; `assigned_to` shows it."),
     Operation("get", "/v1/referrals/{id}/events", "The case's recorded steps", "cases",
               CASE_ROLES, (200, gs.History), errors=(401, 404, 503)),
     Operation("get", "/v1/referrals/{id}/deadlines", "The case's statutory deadlines", "cases",
@@ -222,6 +228,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
         "history": ("get", "/v1/referrals/{id}/events", "id"),
         "deadlines": ("get", "/v1/referrals/{id}/deadlines", "id"),
         "audit": ("get", "/v1/referrals/{id}/audit", "id"),
+        "assign": ("put", "/v1/referrals/{id}/assignment", "id"),
     },
     ("post", "/v1/users"): {
         "disable": ("post", "/v1/users/{id}/disable", "sub"),

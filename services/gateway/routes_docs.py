@@ -28,8 +28,3 @@ class DocRoutes:
     def api_docs(self, request):
         return Response(api_page(self._openapi()), status=200, mimetype="text/html",
                         headers={"Content-Security-Policy": csp_with_style(DOCS_STYLE)})
-
-    @http("GET", "/")
-    @endpoint("/")
-    def root(self, request):
-        return json_response({"api": "/v1", "openapi": "/v1/openapi.json", "docs": "/v1/docs"})

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import uuid
 
-from services.gateway import gias, joins, region, schemas
+from services.gateway import gias, region, schemas
 from services.gateway.http import (
+    decode_cursor,
+    encode_cursor,
     endpoint,
     idempotency_key,
     json_response,
+    load_body,
     load_query,
-    page,
     read_object,
 )
-from services.gateway.openapi import CASE_ROLES
+from services.gateway.openapi import CASE_ROLES, LA_ROLES
 from services.gateway.wsgi import http
-from shared.config import today
 from shared.problems import Problem, not_found
 
 
@@ -35,11 +36,13 @@ class ReferralRoutes:
     @endpoint("/v1/referrals")
     def submit_referral(self, request):
         actor = self._actor(request, CASE_ROLES)
-        body = read_object(request)
-        self._check_register(body.get("school_urn"))
-        referral = self._call("referrals", "submit_request", actor, body,
-                              idempotency_key(request))
+        referral = self._submit(actor, read_object(request), idempotency_key(request))
         return json_response(referral, 201, {"Location": f"/v1/referrals/{referral['id']}"})
+
+    def _submit(self, actor: dict, body: dict, key: str | None) -> dict:
+        """Submit a request (API and pages alike): the register check, then referrals."""
+        self._check_register(body.get("school_urn"))
+        return self._call("referrals", "submit_request", actor, body, key)
 
     def _check_register(self, urn: object) -> None:
         """A request names a school in the register (GIAS) that is not closed. A URN that is
@@ -63,36 +66,40 @@ class ReferralRoutes:
     def list_referrals(self, request):
         actor = self._actor(request, CASE_ROLES)
         q = load_query(schemas.ReferralListQuery, request.args)
-        index = self._call("referrals", "case_index", actor, {
-            k: q[k] for k in ("status", "la_code", "school_urn", "adviser", "reference")
-            if q.get(k)})
-        now = today(self.settings)
-        by_deadline = q["sort"] == "next_due" or "due_within" in q or "overdue" in q
-        nxt: dict[str, dict | None] = {}
-        if by_deadline and index:
-            milestones = self._deadlines_of([c["id"] for c in index])
-            nxt = {c["id"]: joins.next_deadline(milestones.get(c["id"], []), now)
-                   for c in index}
-            index = [c for c in index if joins.due_filter(
-                nxt[c["id"]], now, q.get("due_within"), q.get("overdue"))]
-        sort_keys = {
-            "next_due": lambda c: [(nxt.get(c["id"]) or {}).get("due_on", joins.FAR_FUTURE),
-                                   c["reference"], c["id"]],
-            "received_on": lambda c: [c["received_on"], c["reference"], c["id"]],
-            "reference": lambda c: [c["reference"], c["id"]],
-        }
-        key = sort_keys[q["sort"]]
-        index.sort(key=key)
-        shown, next_cursor = page(index, key, q.get("cursor"), q["limit"])
-        ids = [c["id"] for c in shown]
-        if ids and not by_deadline:
-            milestones = self._deadlines_of(ids)
-            nxt = {i: joins.next_deadline(milestones.get(i, []), now) for i in ids}
-        # The referrals service checks tenancy again and audits each case shown.
-        items = self._call("referrals", "get_referrals", actor, ids, "list") if ids else []
-        for item in items:
-            item["next_deadline"] = nxt.get(item["id"])
-        return json_response({"items": items, "count": len(index), "next_cursor": next_cursor})
+        return json_response(self._case_page(actor, q))
+
+    def _case_page(self, actor: dict, q: dict) -> dict:
+        """One page of cases, filtered, sorted and paged in SQL by the referrals service
+        (which checks tenancy again and audits each case shown). Pages use it too."""
+        filters = {k: q[k] for k in ("status", "la_code", "school_urn", "adviser", "reference",
+                                     "assigned_to", "unassigned", "due_within", "overdue")
+                   if q.get(k) not in (None, [], "")}
+        answer = self._call("referrals", "list_cases", actor, filters, q["sort"],
+                            decode_cursor(q.get("cursor")), q["limit"])
+        return {"items": answer["items"], "count": answer["count"],
+                "next_cursor": encode_cursor(answer["next_key"]) if answer["next_key"] else None}
+
+    @http("PUT", "/v1/referrals/<string:case_id>/assignment")
+    @endpoint("/v1/referrals/{id}/assignment")
+    def assign_referral(self, request, case_id):
+        actor = self._actor(request, CASE_ROLES, hide=True)
+        body = read_object(request)
+        return json_response(self._assign(actor, valid_id(case_id), body))
+
+    def _assign(self, actor: dict, case_id: str, body: dict) -> dict:
+        """Assign a case to a caseworker of the caller's LA, checked in the directory."""
+        answer = load_body(schemas.Assignment, body)
+        caseworker = answer["caseworker"]
+        if caseworker is not None:
+            with self.db.read() as conn:
+                user = region.get_user(conn, caseworker)
+            if not (user and user["active"] and user["role"] in LA_ROLES
+                    and user["la_code"] == actor.get("la_code")):
+                raise Problem(422, "Validation failed",
+                              "caseworker: not an active caseworker of your LA",
+                              [{"field": "caseworker",
+                                "message": "not an active caseworker of your LA"}])
+        return self._call("referrals", "assign_case", actor, case_id, caseworker)
 
     @http("GET", "/v1/referrals/<string:case_id>")
     @endpoint("/v1/referrals/{id}")

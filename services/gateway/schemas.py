@@ -40,10 +40,26 @@ class ReferralListQuery(Query):
         "description": "cases whose next deadline falls within N days (overdue included)"})
     overdue = fields.Boolean(metadata={
         "description": "true: only cases with a deadline passed; false: only others"})
+    assigned_to = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "cases assigned to this caseworker (user id)"})
+    unassigned = fields.Boolean(metadata={"description": "true: only cases nobody is "
+                                          "assigned to"})
     sort = fields.String(load_default="next_due", validate=validate.OneOf(SORTS))
     cursor = fields.String(validate=validate.Length(max=200), metadata={
         "description": "next_cursor of the previous page"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class Assignment(Schema):
+    """PUT /v1/referrals/{id}/assignment: who works the case (null: nobody)."""
+
+    class Meta:
+        unknown = RAISE
+
+    caseworker = fields.String(required=True, allow_none=True,
+                               validate=validate.Length(min=1, max=200),
+                               metadata={"example": "caseworker-881",
+                                         "description": "user id of a caseworker of the LA"})
 
 
 class DeadlineListQuery(Query):

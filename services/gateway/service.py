@@ -10,6 +10,9 @@ from nameko.extensions import DependencyProvider
 from services.gateway import joins, openapi
 from services.gateway.auth import Authenticator, AuthSettings
 from services.gateway.http import endpoint, json_response
+from services.gateway.pages import PageSupport
+from services.gateway.pages_auth import AuthPages
+from services.gateway.pages_cases import CasePages
 from services.gateway.routes_alerts import AlertRoutes
 from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
@@ -17,6 +20,7 @@ from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
+from services.gateway.sessions import PageSettings
 from services.gateway.wsgi import http
 from shared.config import load_config
 from shared.problems import Problem
@@ -42,9 +46,10 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes, LaRoutes):
+                     NotificationRoutes, LaRoutes, PageSupport, AuthPages, CasePages):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
-    mixin (nameko collects entrypoints from base classes too)."""
+    mixin, each group of pages in a pages_*.py one (nameko collects entrypoints from base
+    classes too)."""
 
     name = "gateway"
 
@@ -56,6 +61,10 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
     notifications = rpc_proxy("notifications", RPC_TIMEOUT)
 
     # helpers ---------------------------------------------------------------
+    @property
+    def _page_settings(self) -> PageSettings:
+        return PageSettings.from_env(self.settings.env)
+
     def _actor(self, request, roles: tuple[str, ...] = openapi.ALL_ROLES,
                hide: bool = False) -> dict:
         """The verified caller. A caller with none of `roles` gets 403, or 404 when `hide`

@@ -187,6 +187,26 @@ class NotificationsService:
         return {"calendar_secret": secret, "calendar_url": url}
 
     @rpc
+    def school_calendar(self, actor: dict, rotate: bool = False) -> dict:
+        """A SENCo's own calendar feed: their school's recipient entry (set up by the LA).
+        `rotate` gives a new feed URL (shown once; the old one stops working)."""
+        if actor.get("role") != "school" or not actor.get("school_urn"):
+            raise not_found("calendar feed")
+        with self.db.unit_of_work() as uow:
+            rows = store.list_recipients(uow.conn, None, "school", actor["school_urn"])
+            if not rows:
+                raise not_found("alert recipient for your school")
+            row = rows[0]
+            answer = {"name": row["name"], "has_calendar_feed": bool(row["calendar_secret_hash"])}
+            if rotate:
+                secret = calendar_feed.new_feed_secret()
+                store.update_recipient(uow.conn, str(row["id"]),
+                                       {"calendar_secret_hash": directory.secret_hash(secret)})
+                answer.update(has_calendar_feed=True, calendar_url=(
+                    f"{self.settings.public_url.rstrip('/')}/v1/calendar/{secret}.ics"))
+        return answer
+
+    @rpc
     def revoke_calendar_secret(self, actor: dict, recipient_id: str) -> None:
         with self.db.unit_of_work() as uow:
             self._managed(uow.conn, actor, recipient_id, for_update=True)

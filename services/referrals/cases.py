@@ -26,7 +26,13 @@ from services.referrals.schemas import (
     StepRequest,
 )
 from shared.db import Database, UnitOfWork
-from shared.events import is_uuid, new_event
+from shared.events import (
+    ASSIGNMENT_STEP,
+    effective_due,
+    is_uuid,
+    new_event,
+    next_open_milestone,
+)
 from shared.problems import Problem, not_found, validation_problem
 
 log = logging.getLogger(__name__)
@@ -229,6 +235,9 @@ def _replay(row: dict, steps: list[dict], today: date, received_on: date,
         raise invalid(exc) from None
     after = {}
     for s in steps:
+        if s["type"] == ASSIGNMENT_STEP:  # not a lifecycle step
+            after[str(s["id"])] = s["status_after"]
+            continue
         try:
             state = lifecycle.apply_step(state, s["type"], moved.get(str(s["id"]), s["on_date"]),
                                          s["data"], today)
@@ -264,6 +273,9 @@ def correct_step(db: Database, raw_actor: dict, case_id: str, step_id: str, body
         target = next((s for s in steps if str(s["id"]) == str(step_id)), None)
         if target is None:
             raise not_found("step")
+        if target["type"] == ASSIGNMENT_STEP:
+            raise Problem(422, "Validation failed", "an assignment has no date to correct",
+                          [{"field": "on", "message": "an assignment has no date to correct"}])
         state, after = _replay(row, steps, today, row["received_on"],
                                {str(target["id"]): fix["on"]}, field="on")
         correction_id = uuid.uuid4()
@@ -343,7 +355,7 @@ def history(db: Database, raw_actor: dict, case_id: str) -> dict:
 
 def case_index(db: Database, raw_actor: dict, raw_filters: dict) -> list[dict]:
     """Ids, codes, states and receipt dates of every visible case matching the filters: no
-    personal data, so not audited; the page the gateway then shows is (get_referrals)."""
+    personal data, so not audited; what the gateway then shows is (get_referrals)."""
     actor = load_actor(raw_actor)
     try:
         filters = ListFilters().load(raw_filters or {})
@@ -354,6 +366,75 @@ def case_index(db: Database, raw_actor: dict, raw_filters: dict) -> list[dict]:
     return [{"id": str(r["id"]), "reference": r["reference"], "status": r["status"],
              "la_code": r["la_code"], "school_urn": r["school_urn"],
              "received_on": r["received_on"].isoformat()} for r in rows]
+
+
+def list_cases(db: Database, raw_actor: dict, raw_filters: dict, sort: str,
+               after: list | None, limit: int, today: date) -> dict:
+    """One page of the visible cases matching the filters, sorted and paged in SQL from the
+    case list's read model (next key date per case). Each case shown is audited."""
+    actor = load_actor(raw_actor)
+    try:
+        filters = ListFilters().load(raw_filters or {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+    if sort not in store.SORT_KEYS:
+        raise validation_problem({"sort": [f"must be one of {', '.join(store.SORT_KEYS)}"]})
+    limit = max(1, min(int(limit), MAX_PAGE))
+    if after is not None and not store.valid_key(after, sort):
+        raise Problem(422, "Validation failed", "cursor: not a cursor this API gave out",
+                      [{"field": "cursor", "message": "not a cursor this API gave out"}])
+    with db.unit_of_work() as uow:
+        rows, count = store.page_cases(uow, actor, filters, sort, after, limit, today)
+        shown = rows[:limit]
+        store.audit_many(uow, actor, "list", shown)
+    items = []
+    for row in shown:
+        item = detail(row)
+        item["next_deadline"] = next_deadline(row, today)
+        items.append(item)
+    return {"items": items, "count": count,
+            "next_key": store.sort_key(shown[-1], sort) if len(rows) > limit else None}
+
+
+def next_deadline(row: dict, today: date) -> dict | None:
+    """The case's next key date, from the read model."""
+    if row.get("next_due_on") is None:
+        return None
+    return {"milestone": row["next_milestone"], "due_on": row["next_due_on"].isoformat(),
+            "status": row["next_status"], "overdue": row["next_due_on"] < today}
+
+
+def caseload(db: Database, raw_actor: dict, today: date) -> list[dict]:
+    """Open and overdue cases per caseworker of the actor's LA (LA staff only)."""
+    actor = load_actor(raw_actor)
+    if actor["role"] not in LA_ROLES:
+        raise Problem(403, "Forbidden", "Only LA staff see their LA's caseload.")
+    with db.read() as conn:
+        return store.caseload(conn, actor["la_code"], today)
+
+
+def assign_case(db: Database, raw_actor: dict, case_id: str, caseworker: str | None,
+                today: date) -> dict:
+    """Assign the case to a caseworker of its LA (None: unassign). The gateway checked the
+    caseworker in the region's directory; here it becomes a step of the case and is audited.
+    Not a lifecycle step: no state changes and no event travels."""
+    actor = load_actor(raw_actor)
+    if actor["role"] not in LA_ROLES:
+        raise Problem(403, "Forbidden", "Only LA staff assign cases.")
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id, for_update=True)
+        if row["assigned_to"] == caseworker:
+            return detail(row)
+        updated = store.assign(uow, row["id"], caseworker)
+        store.insert_step(uow, step_id=uuid.uuid4(), case_id=row["id"], step_type=ASSIGNMENT_STEP,
+                          on=today, data={"caseworker": caseworker,
+                                                 "previous": row["assigned_to"]},
+                          actor=actor, status_after=row["status"], event_id=None,
+                          idempotency_key=None)
+        store.audit(uow, actor, "assign", row["id"],
+                    {"from": row["assigned_to"], "to": caseworker}, row["la_code"])
+    log.info("case assigned", extra={"case_id": row["id"], "reference": row["reference"]})
+    return detail(updated)
 
 
 def get_referrals(db: Database, raw_actor: dict, case_ids: list[str],
@@ -397,3 +478,7 @@ def on_deadline_scheduled(uow: UnitOfWork, event: dict) -> None:
     """The deadlines service took `as_of_event` into account for this case."""
     p = event["payload"]
     store.mark_deadlines_scheduled(uow, p["case_id"], str(p["as_of_event"]))
+    nxt = next_open_milestone(p["milestones"])
+    store.set_next_deadline(uow, p["case_id"], nxt and {
+        "due": effective_due(nxt), "milestone": nxt["milestone"], "status": nxt["status"]},
+        event["occurred_at"])

@@ -145,6 +145,8 @@ class Referral(Out):
     to_phase = fields.String(allow_none=True)
     allowed_steps = fields.List(fields.String(), metadata={
         "description": "the step types that may be recorded now"})
+    assigned_to = fields.String(allow_none=True, metadata={
+        "description": "the caseworker the case is assigned to (their user id)"})
     deadlines_up_to_date = fields.Boolean(metadata={
         "description": "false while the deadlines service has not yet taken the case's "
                        "latest event into account"})
@@ -207,6 +209,10 @@ class ListFilters(Schema):
     school_urn = fields.String(validate=URN, load_default=None)
     adviser = fields.String(validate=validate.OneOf(ADVISERS), load_default=None)
     reference = fields.String(validate=validate.Length(max=40), load_default=None)
+    assigned_to = fields.String(validate=validate.Length(min=1, max=200), load_default=None)
+    unassigned = fields.Boolean(load_default=None)
+    due_within = fields.Integer(validate=validate.Range(min=0, max=3650), load_default=None)
+    overdue = fields.Boolean(load_default=None)
 
 
 class AuditEntry(Out):

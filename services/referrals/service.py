@@ -53,6 +53,20 @@ class ReferralsService:
         return cases.case_index(self.db, actor, filters)
 
     @rpc
+    def list_cases(self, actor: dict, filters: dict, sort: str = "next_due",
+                   after: list | None = None, limit: int = 50) -> dict:
+        return cases.list_cases(self.db, actor, filters, sort, after, limit,
+                                today(self.settings))
+
+    @rpc
+    def assign_case(self, actor: dict, case_id: str, caseworker: str | None) -> dict:
+        return cases.assign_case(self.db, actor, case_id, caseworker, today(self.settings))
+
+    @rpc
+    def caseload(self, actor: dict) -> list[dict]:
+        return cases.caseload(self.db, actor, today(self.settings))
+
+    @rpc
     def get_referrals(self, actor: dict, case_ids: list[str], action: str = "list") -> list[dict]:
         return cases.get_referrals(self.db, actor, case_ids, action)
 

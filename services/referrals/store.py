@@ -10,11 +10,19 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from services.referrals.lifecycle import CaseState
+from services.referrals.lifecycle import OPEN_STATES, CaseState
 from shared.db import UnitOfWork
 
 CASE_ROLES = ("school", "la_caseworker", "la_manager")
-MAX_INDEX = 20000  # cases one list may consider: far above any LA's caseload
+FAR_FUTURE = "9999-12-31"  # the sort key of a case with nothing due (last by next due)
+# Sort orders of the case list: SQL key columns, each paged by keyset (cursor = last key).
+SORT_KEYS = {
+    "next_due": ("coalesce(next_due_on, '9999-12-31'::date)", "reference", "id"),
+    "received_on": ("received_on", "reference", "id"),
+    "reference": ("reference", "id"),
+}
+_KEY_TYPES = {"next_due": ("date", "text", "uuid"), "received_on": ("date", "text", "uuid"),
+              "reference": ("text", "uuid")}
 
 
 def visibility(actor: dict, alias: str = "") -> tuple[str, tuple]:
@@ -113,9 +121,7 @@ def update_case_state(uow: UnitOfWork, case_id, state: CaseState, event_id: str)
          sorted(state.advice_outstanding), state.last_step_on, event_id, case_id)).fetchone()
 
 
-def index(conn, actor: dict, filters: dict) -> list[dict]:
-    """Every case the actor may see that matches the filters: codes and dates only (no
-    personal data), for the gateway to join with deadlines before it pages."""
+def _list_where(actor: dict, filters: dict, today: date) -> tuple[list[str], list]:
     where, params = visibility(actor)
     clauses, args = [where], list(params)
     if filters.get("status"):
@@ -128,10 +134,105 @@ def index(conn, actor: dict, filters: dict) -> list[dict]:
     if filters.get("adviser"):
         clauses.append("%s = ANY(advice_outstanding)")
         args.append(filters["adviser"])
+    if filters.get("assigned_to"):
+        clauses.append("assigned_to = %s")
+        args.append(filters["assigned_to"])
+    if filters.get("unassigned"):
+        clauses.append("assigned_to IS NULL")
+    if filters.get("due_within") is not None:
+        # the next key date within N days, overdue ones included
+        clauses.append("next_due_on <= %s::date + %s::int")
+        args.extend([today, filters["due_within"]])
+    if filters.get("overdue") is True:
+        clauses.append("next_due_on < %s")
+        args.append(today)
+    elif filters.get("overdue") is False:
+        clauses.append("(next_due_on IS NULL OR next_due_on >= %s)")
+        args.append(today)
+    return clauses, args
+
+
+def index(conn, actor: dict, filters: dict) -> list[dict]:
+    """Codes and dates (no personal data) of every visible case matching the filters, for
+    the deadlines list's join. No cap: an LA of any size gets all its cases."""
+    clauses, args = _list_where(actor, filters, date.today())
     return conn.execute(
         "SELECT id, reference, status, la_code, school_urn, received_on FROM cases "
-        f"WHERE {' AND '.join(clauses)} ORDER BY received_on, id LIMIT %s",
-        (*args, MAX_INDEX)).fetchall()
+        f"WHERE {' AND '.join(clauses)} ORDER BY received_on, id", args).fetchall()
+
+
+def page_cases(conn, actor: dict, filters: dict, sort: str, after: list | None, limit: int,
+               today: date) -> tuple[list[dict], int]:
+    """One page of the cases the actor may see, filtered and sorted in SQL (keyset paging
+    on an index of LA/school/caseworker + next due date), and how many match in all."""
+    clauses, args = _list_where(actor, filters, today)
+    count = conn.execute(f"SELECT count(*) AS n FROM cases WHERE {' AND '.join(clauses)}",
+                         args).fetchone()["n"]
+    keys = SORT_KEYS[sort]
+    page_clauses, page_args = list(clauses), list(args)
+    if after is not None:
+        types = _KEY_TYPES[sort]
+        placeholders = ", ".join(f"%s::{t}" for t in types)
+        page_clauses.append(f"({', '.join(keys)}) > ({placeholders})")
+        page_args.extend(after)
+    rows = conn.execute(
+        f"SELECT * FROM cases WHERE {' AND '.join(page_clauses)} "
+        f"ORDER BY {', '.join(keys)} LIMIT %s", (*page_args, limit + 1)).fetchall()
+    return rows, count
+
+
+def sort_key(row: dict, sort: str) -> list[str]:
+    """The cursor of a row: its sort key as strings."""
+    if sort == "next_due":
+        due = row["next_due_on"].isoformat() if row["next_due_on"] else FAR_FUTURE
+        return [due, row["reference"], str(row["id"])]
+    if sort == "received_on":
+        return [row["received_on"].isoformat(), row["reference"], str(row["id"])]
+    return [row["reference"], str(row["id"])]
+
+
+def valid_key(key: list, sort: str) -> bool:
+    """Whether a cursor's key fits the sort (a tampered one must not reach SQL casts)."""
+    types = _KEY_TYPES[sort]
+    if not isinstance(key, list) or len(key) != len(types):
+        return False
+    for value, kind in zip(key, types, strict=True):
+        try:
+            if kind == "date":
+                date.fromisoformat(value)
+            elif kind == "uuid":
+                uuid.UUID(value)
+            elif not isinstance(value, str) or "\x00" in value:
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def set_next_deadline(uow: UnitOfWork, case_id, milestone: dict | None, as_of) -> None:
+    """The case's next key date as of a deadline.scheduled event (an older event, arriving
+    late, changes nothing)."""
+    uow.execute(
+        "UPDATE cases SET next_due_on = %s, next_milestone = %s, next_status = %s, "
+        "next_as_of = %s WHERE id = %s AND (next_as_of IS NULL OR next_as_of <= %s)",
+        (milestone["due"] if milestone else None, milestone["milestone"] if milestone else None,
+         milestone["status"] if milestone else None, as_of, case_id, as_of))
+
+
+def assign(uow: UnitOfWork, case_id, caseworker: str | None) -> dict:
+    return uow.execute("UPDATE cases SET assigned_to = %s, updated_at = now() WHERE id = %s "
+                       "RETURNING *", (caseworker, case_id)).fetchone()
+
+
+def caseload(conn, la_code: str, today: date) -> list[dict]:
+    """Open cases and overdue ones per assigned caseworker of an LA (null: unassigned)."""
+    return conn.execute(
+        "SELECT assigned_to, count(*) AS open_cases, "
+        "count(*) FILTER (WHERE next_due_on < %s) AS overdue, "
+        "count(*) FILTER (WHERE next_due_on BETWEEN %s AND %s::date + 7) AS due_this_week "
+        "FROM cases WHERE la_code = %s AND status = ANY(%s) GROUP BY assigned_to "
+        "ORDER BY assigned_to NULLS FIRST",
+        (today, today, today, la_code, list(OPEN_STATES))).fetchall()
 
 
 def mark_deadlines_scheduled(uow: UnitOfWork, case_id, event_id) -> None:
@@ -243,6 +344,7 @@ def as_referral(row: dict) -> dict:
                   "date_of_birth": row["child_date_of_birth"]},
         "created_at": row["created_at"], "updated_at": row["updated_at"],
         "deadlines_up_to_date": not row.get("deadlines_pending"),
+        "assigned_to": row.get("assigned_to"),
     }
     if state is not None:
         out.update({
