@@ -61,6 +61,7 @@ CASE_EVENT_TYPES: tuple[str, ...] = (
     "amendments_proposed",
     "amendments_response_received",
     "amended_plan_issued",
+    "decision_not_to_amend",
     "decision_notice_sent",
     "mediation_contacted",
     "mediation_declined",
@@ -504,7 +505,9 @@ class _Replay:
             self.school_advice.append((e.on, adviser, _urn(e.data)))
 
     def on_decision_not_to_issue(self, e: CaseEvent) -> None:
-        self.close(self.open_instances(_ASSESSMENT_RULES | _PLAN_RULES), e.on)
+        # After a reassessment (Reg 27) the existing plan continues: the 14 weeks close,
+        # the review cycle runs on.
+        self.close(self.open_instances(_ASSESSMENT_RULES | _PLAN_RULES | {"RA2"}), e.on)
 
     def on_draft_plan_issued(self, e: CaseEvent) -> None:
         # Issuing a draft is deciding to issue: the "no plan" notice no longer applies.
@@ -655,7 +658,8 @@ class _Replay:
         if self.open_instances(_REVIEW_CYCLE_RULES):
             return
         closed = [
-            i for i in self.instances
+            i
+            for i in self.instances
             if i.rule.id in _REVIEW_CYCLE_RULES and i.met_on is None and i.closed_on is not None
         ]
         if closed:
@@ -691,6 +695,18 @@ class _Replay:
             x.ends_on = e.on
 
     # -- results -------------------------------------------------------------------------
+    def _closure_limb_holds(self, x: _Exception, reopens: date) -> bool:
+        """A hand-entered limb (a)/(b): the school (early years provider) was closed for at
+        least 4 weeks and its advice was asked in the window from one week before the
+        closure to one week before it re-opens (Reg 5(4)(a)-(b), 10(4), 13(3), 27(3))."""
+        if (reopens - x.starts_on).days < _CLOSURE_MIN_DAYS:
+            return False
+        adviser = "school" if x.limb == LIMB_SCHOOL_CLOSURE else "early_years"
+        return any(
+            ad == adviser and x.starts_on - _WEEK <= asked_on <= reopens - _WEEK
+            for asked_on, ad, _ in self.school_advice
+        )
+
     def exception_intervals(self, i: _Instance, today: date) -> list[tuple[date, date]]:
         """Half-open [start, end) intervals of exceptions covering instance ``i``."""
         r = i.rule
@@ -706,9 +722,12 @@ class _Replay:
             if x.adviser is not None and r.id == "A2" and x.adviser != i.key:
                 continue
             end = x.ends_on if x.ends_on is not None else max(today, x.starts_on) + _DAY
-            if x.limb == LIMB_ABSENCE and x.ends_on is not None:
-                if (x.ends_on - x.starts_on).days < r.absence_min_days:
-                    continue  # limb (d): a shorter absence does not count
+            if x.limb == LIMB_ABSENCE and (end - x.starts_on).days < r.absence_min_days:
+                # Limb (d): "a continuous period of not less than 4 weeks" (2 under Reg
+                # 44(3)); an absence still running counts only once it has lasted that long.
+                continue
+            if x.limb in _CLOSURE_LIMBS and not self._closure_limb_holds(x, end):
+                continue
             if x.starts_on <= window_end and end > i.start:
                 out.append((max(x.starts_on, i.start), end))
         # Limbs (a)/(b), detected from closures: advice asked of the school (or early years
@@ -719,7 +738,7 @@ class _Replay:
             if limb not in r.exception_limbs or not (i.start <= asked_on <= window_end):
                 continue
             for c in self.closures:
-                if c.days < 28:
+                if c.days < _CLOSURE_MIN_DAYS:
                     continue
                 if c.school_urn is None:
                     if limb == LIMB_EARLY_YEARS_CLOSURE:
@@ -758,6 +777,8 @@ class _Replay:
 
 _DAY = timedelta(days=1)
 _WEEK = timedelta(weeks=1)
+_CLOSURE_LIMBS = frozenset({LIMB_SCHOOL_CLOSURE, LIMB_EARLY_YEARS_CLOSURE})
+_CLOSURE_MIN_DAYS = 28  # "closed for a continuous period of not less than 4 weeks"
 
 
 def _status(i: _Instance, today: date, adjusted: date | None) -> str:

@@ -158,9 +158,10 @@ RULES: tuple[Rule, ...] = (
          "Reg 22(2)(c)", met_by=("amendments_response_received",), party=Party.FAMILY,
          description="The family's window on proposed amendments: at least 15 days; an "
                      "amended plan issued inside it (no response yet) is flagged `breached`"),
-    Rule("R5", "amended_plan", "amendments_proposed", 8, Unit.WEEKS, "Reg 22(3)",
-         met_by=("amended_plan_issued",),
-         description="Final amended plan within 8 weeks of the amendment notice"),
+    Rule("R5", "amended_plan", "amendments_proposed", 8, Unit.WEEKS, "Reg 22(3)-(4)",
+         met_by=("amended_plan_issued", "decision_not_to_amend"),
+         description="Final amended plan, or notice of a decision not to amend (Reg 22(4)), "
+                     "within 8 weeks of the amendment notice"),
     Rule("R6", "phase_transfer", "phase_transfer", 0, Unit.FIXED_DATE, "Reg 18(1)",
          met_by=("amended_plan_issued",), fixed_month=2, fixed_day=15,
          description="Plan amended naming the new school by 15 Feb of the transfer year"),

@@ -37,7 +37,8 @@ A plan is "in place" in ``plan_maintained``, ``review_held``, ``amending``,
 Transitions (besides the steps every open state accepts, below)
 ---------------------------------------------------------------
 request_received        decision_to_assess: assess -> assessing, refuse -> refused
-assessing               advice_requested (stays); decision_not_to_issue -> not_issuing;
+assessing               advice_requested (stays); decision_not_to_issue -> not_issuing
+                        (after a reassessment: -> plan_maintained, the plan continues);
                         draft_plan_issued -> draft_plan_issued
 draft_plan_issued       draft_response_received (the family's representations, Reg 13(1)),
                         school_consulted (stays); final_plan_issued -> plan_maintained
@@ -50,6 +51,7 @@ review_held             review_decision: maintain -> plan_maintained, amend -> a
 amending                amendments_proposed -> amendments_proposed; phase_transfer (stays)
 amendments_proposed     amendments_response_received (the family's, Reg 22(2)(c)),
                         school_consulted (stays); amended_plan_issued -> plan_maintained;
+                        decision_not_to_amend (Reg 22(4)) -> plan_maintained;
                         phase_transfer (stays)
 reassessment_requested  reassessment_decided: reassess -> assessing,
                         refuse -> plan_maintained; phase_transfer (stays)
@@ -152,6 +154,7 @@ STEP_TYPES: tuple[str, ...] = (
     "amendments_proposed",
     "amendments_response_received",
     "amended_plan_issued",
+    "decision_not_to_amend",
     "phase_transfer",
     "exception_started",
     "exception_ended",
@@ -166,7 +169,9 @@ STEP_TYPES: tuple[str, ...] = (
 ASSESS_OUTCOMES: tuple[str, ...] = ("assess", "refuse")
 REVIEW_OUTCOMES: tuple[str, ...] = ("maintain", "amend", "cease")
 REASSESSMENT_OUTCOMES: tuple[str, ...] = ("reassess", "refuse")
-EXCEPTION_LIMBS: tuple[str, ...] = ("a", "b", "c", "d")
+# Reg 5(4) limbs a-d; "appointment": the child missed an appointment for an examination or
+# test (Reg 8(2)(c), advice only).
+EXCEPTION_LIMBS: tuple[str, ...] = ("a", "b", "c", "d", "appointment")
 # The phase the child moves *to* (Reg 18): 15 February applies to all but post-16 (31 March).
 PHASES: tuple[str, ...] = ("primary", "junior", "middle", "secondary", "post16")
 
@@ -211,6 +216,7 @@ _STATE_STEPS: Mapping[str, frozenset[str]] = {
             "amendments_response_received",
             "school_consulted",
             "amended_plan_issued",
+            "decision_not_to_amend",
             "phase_transfer",
         }
     ),
@@ -274,6 +280,8 @@ class CaseState:
     # Reg 44(2)(b): after a Tribunal order to assess, the LA's notice that it will assess
     # (a decision_to_assess, outcome assess) is still to be recorded.
     tribunal_assess_notice_due: bool = False
+    # A reassessment (Reg 27) is under way: ending it without a new plan keeps the plan.
+    reassessing: bool = False
 
     @property
     def is_closed(self) -> bool:
@@ -456,12 +464,20 @@ def _to(status: str) -> _Handler:
     return handler
 
 
+def _decision_not_to_issue(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    if case.reassessing:
+        # A reassessment that ends without a new plan: the existing plan continues.
+        return replace(case, status=PLAN_MAINTAINED, reassessing=False)
+    return replace(case, status=NOT_ISSUING)
+
+
 def _stay(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     return case
 
 
 def _plan_issued(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     # Optional: the school named in the plan becomes the case's school (it may follow it).
+    case = replace(case, reassessing=False)
     school_urn = data.get("school_urn")
     if school_urn is not None and school_urn != "":
         return replace(
@@ -564,7 +580,9 @@ def _transferred_in(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
 def _reassessment_decided(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     outcome = _choice(data, "outcome", REASSESSMENT_OUTCOMES)
     # A refusal leaves the plan as it was (and is itself appealable from plan_maintained).
-    return replace(case, status=ASSESSING if outcome == "reassess" else PLAN_MAINTAINED)
+    if outcome == "reassess":
+        return replace(case, status=ASSESSING, reassessing=True)
+    return replace(case, status=PLAN_MAINTAINED)
 
 
 def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
@@ -578,15 +596,21 @@ def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
         raise InvalidStep(
             "order", f"from state {case.status!r} the order must be one of: {', '.join(orders)}"
         )
-    # Reg 44(2)(b): an order to assess needs the LA's notice within 2 weeks.
-    return replace(case, status=orders[order], tribunal_assess_notice_due=order == "assess")
+    # Reg 44(2)(b): an order to assess needs the LA's notice within 2 weeks; with a plan
+    # in place it is a reassessment (the plan continues if no new one follows).
+    return replace(
+        case,
+        status=orders[order],
+        tribunal_assess_notice_due=order == "assess",
+        reassessing=case.reassessing or (order == "assess" and case.status == PLAN_MAINTAINED),
+    )
 
 
 _HANDLERS: Mapping[str, _Handler] = {
     "decision_to_assess": _decision_to_assess,
     "advice_requested": _advice_requested,
     "advice_received": _advice_received,
-    "decision_not_to_issue": _to(NOT_ISSUING),
+    "decision_not_to_issue": _decision_not_to_issue,
     "draft_plan_issued": _to(DRAFT_PLAN_ISSUED),
     "draft_response_received": _stay,
     "amendments_response_received": _stay,
@@ -597,6 +621,7 @@ _HANDLERS: Mapping[str, _Handler] = {
     "review_decision": _review_decision,
     "amendments_proposed": _to(AMENDMENTS_PROPOSED),
     "amended_plan_issued": _plan_issued,
+    "decision_not_to_amend": _to(PLAN_MAINTAINED),
     "phase_transfer": _phase_transfer,
     "exception_started": _exception_started,
     "exception_ended": _exception_ended,

@@ -106,7 +106,11 @@ class StepRequest(Schema):
     to_phase = fields.String(validate=validate.OneOf(PHASES),
                              metadata={"description": "phase_transfer"})
     limb = fields.String(validate=validate.OneOf(EXCEPTION_LIMBS),
-                         metadata={"description": "exception_started: Reg 5(4) limb a-d"})
+                         metadata={"description": "exception_started: Reg 5(4) limb a-d, "
+                                   "or appointment (a missed examination or test, Reg 8(2)(c)); "
+                                   "a and b count only with school (early years) advice asked "
+                                   "from a week before the closure to a week before it "
+                                   "re-opens, d only once the absence reaches 4 weeks"})
     note = fields.String(validate=validate.Length(max=MAX_NOTE_LENGTH),
                          metadata={"description": "exception_started (kept in the case, "
                                    "never sent in events)"})

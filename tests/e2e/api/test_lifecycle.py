@@ -103,7 +103,9 @@ def test_every_step_type_walks_a_case_to_a_final_plan_and_beyond(caseworker, sch
     assert bodies[6]["payload"]["data"] == {"limb": "c", "exception_id": "exc-1"}
 
     # Every type the API names was recorded, and the lifecycle has no other.
-    assert {w[1] for w in walk} | {"decision_not_to_issue", "withdrawn"} == set(STEP_TYPES)
+    # (the other closing and reopening steps are walked in test_closing_and_reopening_steps)
+    assert {w[1] for w in walk} | {"decision_not_to_issue", "withdrawn",
+                                   "decision_not_to_amend"} == set(STEP_TYPES)
 
 
 @pytest.mark.parametrize("state,steps", [
@@ -112,6 +114,13 @@ def test_every_step_type_walks_a_case_to_a_final_plan_and_beyond(caseworker, sch
     ("ceased", PATHS["ceased"][-2:]),
     ("plan_maintained", PATHS["ceased"][-2:] + [("tribunal_order", "2027-06-01",
                                                   {"order": "continue_plan"})]),
+    # Reg 22(4): proposed amendments, then a decision not to amend: the plan stands.
+    ("plan_maintained", PATHS["amendments_proposed"][-3:] + [
+        ("decision_not_to_amend", "2027-06-10", {})]),
+    # Reg 27: a reassessment that ends without a new plan keeps the plan (issue 11).
+    ("plan_maintained", [("reassessment_requested", "2027-06-01", {}),
+                         ("reassessment_decided", "2027-06-05", {"outcome": "reassess"}),
+                         ("decision_not_to_issue", "2027-06-20", {})]),
 ])
 def test_closing_and_reopening_steps(caseworker, state, steps):
     start = case_in(caseworker, "assessing" if state == "not_issuing" else
@@ -148,9 +157,9 @@ def test_every_refused_transition_is_409_and_changes_nothing(caseworker):
     with ThreadPoolExecutor(max_workers=len(PATHS)) as pool:
         refused = sum(pool.map(lambda state: refuse_everything_not_allowed(caseworker, state),
                                PATHS))
-    # 13 states x 21 step types, less the 54 allowed ones (no advice, reply or exception
+    # 13 states x 24 step types, less the 57 allowed ones (no advice, reply or exception
     # pending on these cases)
-    assert refused == 219
+    assert refused == 255
 
 
 def test_allowed_steps_in_the_api_match_the_lifecycle(caseworker):

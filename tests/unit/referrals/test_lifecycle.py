@@ -59,6 +59,7 @@ EXPECTED_ALLOWED: dict[str, list[str]] = {
         "school_consulted",
         "amendments_response_received",
         "amended_plan_issued",
+        "decision_not_to_amend",
         "phase_transfer",
         *TAIL,
     ],
@@ -157,6 +158,7 @@ def test_states_and_steps_are_complete_and_distinct() -> None:
         "amendments_proposed",
         "amendments_response_received",
         "amended_plan_issued",
+        "decision_not_to_amend",
         "phase_transfer",
         "exception_started",
         "exception_ended",
@@ -278,6 +280,23 @@ def test_plan_issued_without_school_urn_keeps_the_school() -> None:
             "plan_maintained",
         ),
         (PATHS["refused"], "tribunal_order", {"order": "assess"}, "assessing"),
+        (PATHS["amendments_proposed"], "decision_not_to_amend", {}, "plan_maintained"),
+        (
+            PATHS["reassessment_requested"] + [("reassessment_decided", {"outcome": "reassess"})],
+            "decision_not_to_issue",
+            {},
+            "plan_maintained",
+        ),
+        (
+            PATHS["plan_maintained"]
+            + [
+                ("tribunal_order", {"order": "assess"}),
+                ("decision_to_assess", {"outcome": "assess"}),
+            ],
+            "decision_not_to_issue",
+            {},
+            "plan_maintained",
+        ),
         (PATHS["not_issuing"], "tribunal_order", {"order": "make_plan"}, "assessing"),
         (PATHS["ceased"], "tribunal_order", {"order": "continue_plan"}, "plan_maintained"),
         (PATHS["plan_maintained"], "tribunal_order", {"order": "assess"}, "assessing"),
@@ -432,9 +451,7 @@ def test_tribunal_order_to_assess_makes_the_notice_recordable() -> None:
         with pytest.raises(InvalidStep) as refused:
             apply_step(case, "decision_to_assess", next_day(case), {"outcome": "refuse"}, TODAY)
         assert refused.value.field == "outcome"
-        case = apply_step(
-            case, "decision_to_assess", next_day(case), {"outcome": "assess"}, TODAY
-        )
+        case = apply_step(case, "decision_to_assess", next_day(case), {"outcome": "assess"}, TODAY)
         assert case.status == "assessing"
         assert "decision_to_assess" not in allowed_steps(case)
 
