@@ -548,6 +548,8 @@ class _Replay:
             self.open_rule("R1u", e)  # CoP 9.178: under-5s reviewed every 3-6 months
 
     def on_phase_transfer(self, e: CaseEvent) -> None:
+        if e.data.get("year_group") == 10:
+            return  # Reg 2(1): a move into Year 10 is not a transfer between phases
         self.close(self.open_instances(("R6", "R6p", "R6q")), e.on)
         to_phase = str(e.data.get("to_phase", "secondary")).lower().replace("-", "")
         transfer_on = e.data.get("transfer_on")

@@ -172,8 +172,14 @@ REASSESSMENT_OUTCOMES: tuple[str, ...] = ("reassess", "refuse")
 # Reg 5(4) limbs a-d; "appointment": the child missed an appointment for an examination or
 # test (Reg 8(2)(c), advice only).
 EXCEPTION_LIMBS: tuple[str, ...] = ("a", "b", "c", "d", "appointment")
-# The phase the child moves *to* (Reg 18): 15 February applies to all but post-16 (31 March).
-PHASES: tuple[str, ...] = ("primary", "junior", "middle", "secondary", "post16")
+# The phase the child moves *to* (Reg 18): 15 February applies to all but post-16 (31 March);
+# a move between post-16 institutions at another time is due 5 months before the move
+# (Reg 18(2)), dated by ``transfer_on``.
+POST16_TO_POST16 = "post16_to_post16"
+PHASES: tuple[str, ...] = ("primary", "junior", "middle", "secondary", "post16", POST16_TO_POST16)
+# Reg 2(1) lists the transfers between phases; a move into Year 10 (e.g. to a 14-19
+# school) is none of them.
+NOT_A_PHASE_TRANSFER_YEAR = 10
 
 # Tribunal orders (Reg 44(2)) and the state each one reverses -> the state it leads to.
 TRIBUNAL_ORDERS: Mapping[str, Mapping[str, str]] = {
@@ -506,7 +512,35 @@ def _review_decision(case: CaseState, on: date, data: Mapping[str, Any]) -> Case
     return replace(case, status=status)
 
 
+def _iso_date(data: Mapping[str, Any], field: str) -> date:
+    """A date carried in step data as an ISO string (it is stored and replayed as JSON)."""
+    value = _require(data, field)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidStep(field, "must be a date, e.g. 2027-01-10")
+
+
 def _phase_transfer(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    year_group = data.get("year_group")
+    if year_group is not None:
+        if not isinstance(year_group, int) or isinstance(year_group, bool):
+            raise InvalidStep("year_group", "must be a whole National Curriculum year, e.g. 7")
+        if year_group == NOT_A_PHASE_TRANSFER_YEAR:
+            raise InvalidStep(
+                "year_group",
+                "a move into Year 10 is not a transfer between phases (Reg 2(1)): "
+                "amend the plan after a review instead",
+            )
+    if data.get("to_phase") == POST16_TO_POST16:
+        transfer_on = _iso_date(data, "transfer_on")
+        if not on <= transfer_on <= on.replace(year=on.year + MAX_TRANSFER_YEARS_AHEAD):
+            raise InvalidStep(
+                "transfer_on", f"must be within {MAX_TRANSFER_YEARS_AHEAD} years from {on}"
+            )
+        return replace(case, transfer_year=transfer_on.year, to_phase=POST16_TO_POST16)
     year = _require(data, "transfer_year")
     if not isinstance(year, int) or isinstance(year, bool):
         raise InvalidStep("transfer_year", "must be a whole year, e.g. 2027")

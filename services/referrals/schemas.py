@@ -103,6 +103,12 @@ class StepRequest(Schema):
                        "final_plan_issued and amended_plan_issued (the school named)"})
     transfer_year = fields.Integer(strict=True, validate=validate.Range(min=2000, max=9999),
                                    metadata={"description": "phase_transfer"})
+    transfer_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "phase_transfer to post16_to_post16: the day of the "
+        "move (the plan is due 5 months before, Reg 18(2))"})
+    year_group = fields.Integer(strict=True, validate=validate.Range(min=0, max=14), metadata={
+        "description": "phase_transfer: the National Curriculum year the child moves into "
+                       "(Year 10 is refused: not a transfer between phases, Reg 2(1))"})
     to_phase = fields.String(validate=validate.OneOf(PHASES),
                              metadata={"description": "phase_transfer"})
     limb = fields.String(validate=validate.OneOf(EXCEPTION_LIMBS),

@@ -426,6 +426,13 @@ def test_exceptions_are_numbered_and_ended_individually() -> None:
     assert case.last_exception_id == "exc-3"
 
 
+def test_post16_to_post16_move_is_dated_by_the_move() -> None:
+    case = walk(PATHS["plan_maintained"])
+    data = {"to_phase": "post16_to_post16", "transfer_on": "2027-01-10"}
+    case = apply_step(case, "phase_transfer", next_day(case), data, TODAY)
+    assert (case.to_phase, case.transfer_year) == ("post16_to_post16", 2027)
+
+
 def test_exception_ended_without_id_closes_the_only_open_one() -> None:
     case = case_in("assessing")
     case = apply_step(case, "exception_started", next_day(case), {"limb": "c", "note": "n"}, TODAY)
@@ -642,6 +649,27 @@ INVALID_DATA: list[tuple[str, list[Step], str, dict[str, Any], str]] = [
         "tribunal_order",
         {"order": "assess", "unopposed": "yes"},
         "unopposed",
+    ),
+    (
+        "into year 10",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"transfer_year": 2027, "to_phase": "secondary", "year_group": 10},
+        "year_group",
+    ),
+    (
+        "post-16 move without its date",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"to_phase": "post16_to_post16"},
+        "transfer_on",
+    ),
+    (
+        "post-16 move date not a date",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"to_phase": "post16_to_post16", "transfer_on": "next spring"},
+        "transfer_on",
     ),
     ("out la missing", [], "transferred_out", {}, "la_code"),
     ("out la short", [], "transferred_out", {"la_code": "88"}, "la_code"),
