@@ -65,6 +65,8 @@ CASE_EVENT_TYPES: tuple[str, ...] = (
     "decision_notice_sent",
     "mediation_contacted",
     "mediation_declined",
+    "mediation_requested",
+    "mediation_held",
     "mediation_certificate_issued",
     "appeal_lodged",
     "tribunal_order_complied",
@@ -631,6 +633,13 @@ class _Replay:
 
     def on_mediation_declined(self, e: CaseEvent) -> None:
         self.open_rule("M2", e)
+
+    def on_mediation_requested(self, e: CaseEvent) -> None:
+        if not self.open_instances(("M3",)):
+            self.open_rule("M3", e)
+
+    def on_mediation_held(self, e: CaseEvent) -> None:
+        self.open_rule("M4", e)
 
     def on_mediation_certificate_issued(self, e: CaseEvent) -> None:
         # r20(1)(c): 2 months after the notice or 1 month after the certificate, if later.

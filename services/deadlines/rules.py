@@ -206,11 +206,19 @@ RULES: tuple[Rule, ...] = (
          description="Move during assessment: 20 weeks from when the new LA is responsible"),
     # --- Mediation and appeal ---------------------------------------------------------------
     Rule("M1", "mediation_contact", "decision_notice_sent", 2, Unit.MONTHS, "Reg 33",
-         met_by=("mediation_contacted", "mediation_declined"), party=Party.FAMILY,
+         met_by=("mediation_contacted", "mediation_declined", "mediation_requested"),
+         party=Party.FAMILY,
          description="Family contacts a mediation adviser within 2 months of the notice"),
     Rule("M2", "mediation_certificate", "mediation_declined", 3, Unit.WORKING_DAYS, "Reg 34",
          met_by=("mediation_certificate_issued",), party=Party.MEDIATION,
          description="Certificate within 3 working days of being told mediation is unwanted"),
+    Rule("M3", "mediation_meeting", "mediation_requested", 30, Unit.DAYS, "Reg 37",
+         met_by=("mediation_held",), unconfirmed=True,
+         description="The LA arranges mediation within 30 days of being told the family "
+                     "wants it"),
+    Rule("M4", "mediation_certificate", "mediation_held", 3, Unit.WORKING_DAYS, "Reg 39",
+         met_by=("mediation_certificate_issued",), party=Party.MEDIATION, unconfirmed=True,
+         description="Certificate within 3 working days of the mediation concluding"),
     Rule("AP", "appeal", "decision_notice_sent", 2, Unit.MONTHS,
          "SI 2008/2699 r20(1)(c), r12(2)-(3)", met_by=("appeal_lodged",), party=Party.FAMILY,
          description="Appeal within 2 months of the notice or 1 month after a mediation "

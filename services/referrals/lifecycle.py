@@ -94,7 +94,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.events import ADVISERS  # one list of advisers, in the shared catalogue
@@ -164,7 +164,35 @@ STEP_TYPES: tuple[str, ...] = (
     "reassessment_requested",
     "reassessment_decided",
     "tribunal_order",
+    # issue 11: steps the statutory clock needs that were not recordable before
+    "review_meeting_scheduled",
+    "review_invitations_sent",
+    "review_advice_circulated",
+    "review_report_sent",
+    "move_notified",
+    "cease_decision",
+    "decision_notice_sent",
+    "mediation_contacted",
+    "mediation_declined",
+    "mediation_requested",
+    "mediation_held",
+    "mediation_certificate_issued",
+    "appeal_lodged",
 )
+# Steps of the family's disagreement after a notice with appeal rights (Regs 32-39,
+# Tribunal Procedure Rules r20): recorded by the LA as it learns of them.
+DISAGREEMENT_STEPS: frozenset[str] = frozenset(
+    {
+        "mediation_contacted",
+        "mediation_declined",
+        "mediation_requested",
+        "mediation_held",
+        "mediation_certificate_issued",
+        "appeal_lodged",
+    }
+)
+# A review meeting may be scheduled up to this far ahead of the day it is recorded.
+MAX_MEETING_DAYS_AHEAD = 366
 
 ASSESS_OUTCOMES: tuple[str, ...] = ("assess", "refuse")
 REVIEW_OUTCOMES: tuple[str, ...] = ("maintain", "amend", "cease")
@@ -213,7 +241,13 @@ _STATE_STEPS: Mapping[str, frozenset[str]] = {
         {"draft_response_received", "school_consulted", "final_plan_issued"}
     ),
     PLAN_MAINTAINED: frozenset(
-        {"review_meeting_held", "phase_transfer", "reassessment_requested", "tribunal_order"}
+        {
+            "review_meeting_held",
+            "phase_transfer",
+            "reassessment_requested",
+            "tribunal_order",
+            "cease_decision",  # Reg 31: ceasing outside a review
+        }
     ),
     REVIEW_HELD: frozenset({"review_decision", "phase_transfer"}),
     AMENDING: frozenset({"amendments_proposed", "phase_transfer"}),
@@ -288,6 +322,9 @@ class CaseState:
     tribunal_assess_notice_due: bool = False
     # A reassessment (Reg 27) is under way: ending it without a new plan keeps the plan.
     reassessing: bool = False
+    review_meeting_on: str = ""  # ISO date of the scheduled review meeting, if any
+    review_report_due: bool = False  # Reg 20(7): the report after a meeting not yet sent
+    appeal_rights: bool = False  # a decision notice with appeal rights was sent
 
     @property
     def is_closed(self) -> bool:
@@ -391,6 +428,16 @@ def allowed_steps(case: CaseState) -> list[str]:
             allowed.add("exception_ended")
         if case.tribunal_assess_notice_due:
             allowed.add("decision_to_assess")
+        if case.review_report_due:
+            allowed.add("review_report_sent")
+    if case.status in PLAN_IN_PLACE_STATES:
+        allowed |= {"review_meeting_scheduled", "move_notified", "decision_notice_sent"}
+        if case.review_meeting_on:
+            allowed |= {"review_invitations_sent", "review_advice_circulated"}
+    if case.status in APPEALABLE_CLOSED_STATES:
+        allowed.add("decision_notice_sent")
+    if case.appeal_rights and case.status not in TERMINAL_STATES:
+        allowed |= DISAGREEMENT_STEPS
     return [step for step in STEP_TYPES if step in allowed]
 
 
@@ -475,6 +522,35 @@ def _decision_not_to_issue(case: CaseState, on: date, data: Mapping[str, Any]) -
         # A reassessment that ends without a new plan: the existing plan continues.
         return replace(case, status=PLAN_MAINTAINED, reassessing=False)
     return replace(case, status=NOT_ISSUING)
+
+
+def _review_meeting_scheduled(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Reg 20(3)-(4): invitations and advice at least 2 weeks before the meeting.
+    meeting_on = _iso_date(data, "meeting_on")
+    if not on <= meeting_on <= on + timedelta(days=MAX_MEETING_DAYS_AHEAD):
+        raise InvalidStep("meeting_on", f"must be from {on} to a year after it")
+    return replace(case, review_meeting_on=meeting_on.isoformat())
+
+
+def _review_meeting_held(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    return replace(case, status=REVIEW_HELD, review_meeting_on="", review_report_due=True)
+
+
+def _review_report_sent(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    return replace(case, review_report_due=False)
+
+
+def _move_notified(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Reg 15(2): the old LA learned the family is moving to another LA.
+    _other_la(case, data)
+    if data.get("moved_on") not in (None, ""):
+        _iso_date(data, "moved_on")
+    return case
+
+
+def _decision_notice_sent(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Regs 32-33: the notice carries appeal and mediation rights; their windows start.
+    return replace(case, appeal_rights=True)
 
 
 def _stay(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
@@ -635,6 +711,7 @@ def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
     return replace(
         case,
         status=orders[order],
+        appeal_rights=False,  # the appeal is decided
         tribunal_assess_notice_due=order == "assess",
         reassessing=case.reassessing or (order == "assess" and case.status == PLAN_MAINTAINED),
     )
@@ -651,7 +728,15 @@ _HANDLERS: Mapping[str, _Handler] = {
     "school_consulted": _school_consulted,
     "school_response_received": _school_response,
     "final_plan_issued": _plan_issued,
-    "review_meeting_held": _to(REVIEW_HELD),
+    "review_meeting_held": _review_meeting_held,
+    "review_meeting_scheduled": _review_meeting_scheduled,
+    "review_invitations_sent": _stay,
+    "review_advice_circulated": _stay,
+    "review_report_sent": _review_report_sent,
+    "move_notified": _move_notified,
+    "cease_decision": _to(CEASED),
+    "decision_notice_sent": _decision_notice_sent,
+    **{step: _stay for step in sorted(DISAGREEMENT_STEPS)},
     "review_decision": _review_decision,
     "amendments_proposed": _to(AMENDMENTS_PROPOSED),
     "amended_plan_issued": _plan_issued,

@@ -106,6 +106,12 @@ class StepRequest(Schema):
     transfer_on = fields.String(validate=validate.Length(max=10), metadata={
         "format": "date", "description": "phase_transfer to post16_to_post16: the day of the "
         "move (the plan is due 5 months before, Reg 18(2))"})
+    meeting_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "review_meeting_scheduled: the day of the meeting "
+        "(invitations and advice are due 2 weeks before, Reg 20(3)-(4))"})
+    moved_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "move_notified: the day of the move, if known "
+        "(Reg 15(2))"})
     year_group = fields.Integer(strict=True, validate=validate.Range(min=0, max=14), metadata={
         "description": "phase_transfer: the National Curriculum year the child moves into "
                        "(Year 10 is refused: not a transfer between phases, Reg 2(1))"})
@@ -124,7 +130,8 @@ class StepRequest(Schema):
                                  metadata={"description": "exception_ended: the id given "
                                            "when it started (e.g. exc-1)"})
     la_code = fields.String(validate=LA_CODE, metadata={
-        "description": "transferred_out: LA moved to; transferred_in: LA moved from"})
+        "description": "transferred_out / move_notified: LA moved to; transferred_in: LA "
+                       "moved from"})
     order = fields.String(validate=validate.OneOf(ORDERS),
                           metadata={"description": "tribunal_order"})
     unopposed = fields.Boolean(truthy={True}, falsy={False}, metadata={
