@@ -147,6 +147,14 @@ class LaSettings:
     # Per-milestone overrides: key is a milestone name ("advice:health"), its prefix
     # ("advice") or a rule id ("A6"); the first match in that order wins.
     milestone_alert_offsets: tuple[tuple[str, tuple[AlertOffset, ...]], ...] = ()
+    # Where the law reads two ways, the LA chooses (docs/decisions.md gives the defaults):
+    # Reg 18(1) says "before 15 February" / "before 31 March", the Code of Practice "by".
+    phase_transfer_reading: str = "by"  # "by" (15 Feb) | "before" (14 Feb, literal)
+    # CFA s44(1): "the period of 12 months starting with" the plan or review date ends the
+    # day before its anniversary (literal); in practice the anniversary itself is used.
+    review_period_reading: str = "anniversary"  # "anniversary" | "starting_with" (literal)
+    # The next review runs from the review meeting, or from the LA's decision after it.
+    review_clock_from: str = "meeting"  # "meeting" | "decision"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> LaSettings:
@@ -168,6 +176,9 @@ class LaSettings:
             kwargs["receipt_cutoff"] = time.fromisoformat(str(d["receipt_cutoff"]))
         if d.get("alert_offsets"):
             kwargs["alert_offsets"] = offsets(d["alert_offsets"])
+        for key in ("phase_transfer_reading", "review_period_reading", "review_clock_from"):
+            if d.get(key):
+                kwargs[key] = str(d[key])
         if d.get("milestone_alert_offsets"):
             kwargs["milestone_alert_offsets"] = tuple(
                 sorted((str(k), offsets(v)) for k, v in d["milestone_alert_offsets"].items())
@@ -540,9 +551,14 @@ class _Replay:
         self.has_plan = True
         self._open_review_cycle(e)
 
+    def _review_due(self, start: date) -> date:
+        """CFA s44(1): 12 months from the plan or the last review, as the LA reads it."""
+        due = wd.add_months(start, 12)
+        return due - _DAY if self.settings.review_period_reading == "starting_with" else due
+
     def _open_review_cycle(self, e: CaseEvent) -> None:
         self.last_plan_or_review = e.on
-        self.open_rule("R1", e)
+        self.open_rule("R1", e, due=self._review_due(e.on))
         dob = e.data.get("date_of_birth")
         if dob:
             self.date_of_birth = _as_date(dob)
@@ -561,7 +577,10 @@ class _Replay:
         year = int(e.data.get("transfer_year") or e.on.year)
         rid = "R6p" if to_phase.startswith("post16") else "R6"
         r = RULES_BY_ID[rid]
-        self.open_rule(rid, e, due=due_date(r, e.on, year=year))
+        due = due_date(r, e.on, year=year)
+        if self.settings.phase_transfer_reading == "before":
+            due -= _DAY  # Reg 18(1) read literally: finalised *before* 15 Feb / 31 Mar
+        self.open_rule(rid, e, due=due)
 
     def on_review_meeting_scheduled(self, e: CaseEvent) -> None:
         self.close(self.open_instances(("R2", "R2a")), e.on)
@@ -576,6 +595,12 @@ class _Replay:
         self._open_review_cycle(e)
 
     def on_review_decision(self, e: CaseEvent) -> None:
+        if self.settings.review_clock_from == "decision":
+            # The review ends with the LA's decision: the next 12 months run from it.
+            for i in self.open_instances(("R1",)):
+                if i.start == self.last_plan_or_review and i.start <= e.on:
+                    i.start, i.due = e.on, self._review_due(e.on)
+            self.last_plan_or_review = e.on
         outcome = str(e.data.get("outcome", "maintain")).lower()
         if outcome == "cease":
             self._cease(e)
