@@ -61,9 +61,12 @@ CASE_EVENT_TYPES: tuple[str, ...] = (
     "amendments_proposed",
     "amendments_response_received",
     "amended_plan_issued",
+    "decision_not_to_amend",
     "decision_notice_sent",
     "mediation_contacted",
     "mediation_declined",
+    "mediation_requested",
+    "mediation_held",
     "mediation_certificate_issued",
     "appeal_lodged",
     "tribunal_order_complied",
@@ -144,6 +147,14 @@ class LaSettings:
     # Per-milestone overrides: key is a milestone name ("advice:health"), its prefix
     # ("advice") or a rule id ("A6"); the first match in that order wins.
     milestone_alert_offsets: tuple[tuple[str, tuple[AlertOffset, ...]], ...] = ()
+    # Where the law reads two ways, the LA chooses (docs/decisions.md gives the defaults):
+    # Reg 18(1) says "before 15 February" / "before 31 March", the Code of Practice "by".
+    phase_transfer_reading: str = "by"  # "by" (15 Feb) | "before" (14 Feb, literal)
+    # CFA s44(1): "the period of 12 months starting with" the plan or review date ends the
+    # day before its anniversary (literal); in practice the anniversary itself is used.
+    review_period_reading: str = "anniversary"  # "anniversary" | "starting_with" (literal)
+    # The next review runs from the review meeting, or from the LA's decision after it.
+    review_clock_from: str = "meeting"  # "meeting" | "decision"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> LaSettings:
@@ -165,6 +176,9 @@ class LaSettings:
             kwargs["receipt_cutoff"] = time.fromisoformat(str(d["receipt_cutoff"]))
         if d.get("alert_offsets"):
             kwargs["alert_offsets"] = offsets(d["alert_offsets"])
+        for key in ("phase_transfer_reading", "review_period_reading", "review_clock_from"):
+            if d.get(key):
+                kwargs[key] = str(d[key])
         if d.get("milestone_alert_offsets"):
             kwargs["milestone_alert_offsets"] = tuple(
                 sorted((str(k), offsets(v)) for k, v in d["milestone_alert_offsets"].items())
@@ -504,7 +518,9 @@ class _Replay:
             self.school_advice.append((e.on, adviser, _urn(e.data)))
 
     def on_decision_not_to_issue(self, e: CaseEvent) -> None:
-        self.close(self.open_instances(_ASSESSMENT_RULES | _PLAN_RULES), e.on)
+        # After a reassessment (Reg 27) the existing plan continues: the 14 weeks close,
+        # the review cycle runs on.
+        self.close(self.open_instances(_ASSESSMENT_RULES | _PLAN_RULES | {"RA2"}), e.on)
 
     def on_draft_plan_issued(self, e: CaseEvent) -> None:
         # Issuing a draft is deciding to issue: the "no plan" notice no longer applies.
@@ -535,9 +551,14 @@ class _Replay:
         self.has_plan = True
         self._open_review_cycle(e)
 
+    def _review_due(self, start: date) -> date:
+        """CFA s44(1): 12 months from the plan or the last review, as the LA reads it."""
+        due = wd.add_months(start, 12)
+        return due - _DAY if self.settings.review_period_reading == "starting_with" else due
+
     def _open_review_cycle(self, e: CaseEvent) -> None:
         self.last_plan_or_review = e.on
-        self.open_rule("R1", e)
+        self.open_rule("R1", e, due=self._review_due(e.on))
         dob = e.data.get("date_of_birth")
         if dob:
             self.date_of_birth = _as_date(dob)
@@ -545,6 +566,8 @@ class _Replay:
             self.open_rule("R1u", e)  # CoP 9.178: under-5s reviewed every 3-6 months
 
     def on_phase_transfer(self, e: CaseEvent) -> None:
+        if e.data.get("year_group") == 10:
+            return  # Reg 2(1): a move into Year 10 is not a transfer between phases
         self.close(self.open_instances(("R6", "R6p", "R6q")), e.on)
         to_phase = str(e.data.get("to_phase", "secondary")).lower().replace("-", "")
         transfer_on = e.data.get("transfer_on")
@@ -554,7 +577,10 @@ class _Replay:
         year = int(e.data.get("transfer_year") or e.on.year)
         rid = "R6p" if to_phase.startswith("post16") else "R6"
         r = RULES_BY_ID[rid]
-        self.open_rule(rid, e, due=due_date(r, e.on, year=year))
+        due = due_date(r, e.on, year=year)
+        if self.settings.phase_transfer_reading == "before":
+            due -= _DAY  # Reg 18(1) read literally: finalised *before* 15 Feb / 31 Mar
+        self.open_rule(rid, e, due=due)
 
     def on_review_meeting_scheduled(self, e: CaseEvent) -> None:
         self.close(self.open_instances(("R2", "R2a")), e.on)
@@ -569,6 +595,12 @@ class _Replay:
         self._open_review_cycle(e)
 
     def on_review_decision(self, e: CaseEvent) -> None:
+        if self.settings.review_clock_from == "decision":
+            # The review ends with the LA's decision: the next 12 months run from it.
+            for i in self.open_instances(("R1",)):
+                if i.start == self.last_plan_or_review and i.start <= e.on:
+                    i.start, i.due = e.on, self._review_due(e.on)
+            self.last_plan_or_review = e.on
         outcome = str(e.data.get("outcome", "maintain")).lower()
         if outcome == "cease":
             self._cease(e)
@@ -627,6 +659,13 @@ class _Replay:
     def on_mediation_declined(self, e: CaseEvent) -> None:
         self.open_rule("M2", e)
 
+    def on_mediation_requested(self, e: CaseEvent) -> None:
+        if not self.open_instances(("M3",)):
+            self.open_rule("M3", e)
+
+    def on_mediation_held(self, e: CaseEvent) -> None:
+        self.open_rule("M4", e)
+
     def on_mediation_certificate_issued(self, e: CaseEvent) -> None:
         # r20(1)(c): 2 months after the notice or 1 month after the certificate, if later.
         for i in self.open_instances(("AP",)):
@@ -655,7 +694,8 @@ class _Replay:
         if self.open_instances(_REVIEW_CYCLE_RULES):
             return
         closed = [
-            i for i in self.instances
+            i
+            for i in self.instances
             if i.rule.id in _REVIEW_CYCLE_RULES and i.met_on is None and i.closed_on is not None
         ]
         if closed:
@@ -691,6 +731,18 @@ class _Replay:
             x.ends_on = e.on
 
     # -- results -------------------------------------------------------------------------
+    def _closure_limb_holds(self, x: _Exception, reopens: date) -> bool:
+        """A hand-entered limb (a)/(b): the school (early years provider) was closed for at
+        least 4 weeks and its advice was asked in the window from one week before the
+        closure to one week before it re-opens (Reg 5(4)(a)-(b), 10(4), 13(3), 27(3))."""
+        if (reopens - x.starts_on).days < _CLOSURE_MIN_DAYS:
+            return False
+        adviser = "school" if x.limb == LIMB_SCHOOL_CLOSURE else "early_years"
+        return any(
+            ad == adviser and x.starts_on - _WEEK <= asked_on <= reopens - _WEEK
+            for asked_on, ad, _ in self.school_advice
+        )
+
     def exception_intervals(self, i: _Instance, today: date) -> list[tuple[date, date]]:
         """Half-open [start, end) intervals of exceptions covering instance ``i``."""
         r = i.rule
@@ -706,9 +758,12 @@ class _Replay:
             if x.adviser is not None and r.id == "A2" and x.adviser != i.key:
                 continue
             end = x.ends_on if x.ends_on is not None else max(today, x.starts_on) + _DAY
-            if x.limb == LIMB_ABSENCE and x.ends_on is not None:
-                if (x.ends_on - x.starts_on).days < r.absence_min_days:
-                    continue  # limb (d): a shorter absence does not count
+            if x.limb == LIMB_ABSENCE and (end - x.starts_on).days < r.absence_min_days:
+                # Limb (d): "a continuous period of not less than 4 weeks" (2 under Reg
+                # 44(3)); an absence still running counts only once it has lasted that long.
+                continue
+            if x.limb in _CLOSURE_LIMBS and not self._closure_limb_holds(x, end):
+                continue
             if x.starts_on <= window_end and end > i.start:
                 out.append((max(x.starts_on, i.start), end))
         # Limbs (a)/(b), detected from closures: advice asked of the school (or early years
@@ -719,7 +774,7 @@ class _Replay:
             if limb not in r.exception_limbs or not (i.start <= asked_on <= window_end):
                 continue
             for c in self.closures:
-                if c.days < 28:
+                if c.days < _CLOSURE_MIN_DAYS:
                     continue
                 if c.school_urn is None:
                     if limb == LIMB_EARLY_YEARS_CLOSURE:
@@ -758,6 +813,8 @@ class _Replay:
 
 _DAY = timedelta(days=1)
 _WEEK = timedelta(weeks=1)
+_CLOSURE_LIMBS = frozenset({LIMB_SCHOOL_CLOSURE, LIMB_EARLY_YEARS_CLOSURE})
+_CLOSURE_MIN_DAYS = 28  # "closed for a continuous period of not less than 4 weeks"
 
 
 def _status(i: _Instance, today: date, adjusted: date | None) -> str:

@@ -158,9 +158,10 @@ RULES: tuple[Rule, ...] = (
          "Reg 22(2)(c)", met_by=("amendments_response_received",), party=Party.FAMILY,
          description="The family's window on proposed amendments: at least 15 days; an "
                      "amended plan issued inside it (no response yet) is flagged `breached`"),
-    Rule("R5", "amended_plan", "amendments_proposed", 8, Unit.WEEKS, "Reg 22(3)",
-         met_by=("amended_plan_issued",),
-         description="Final amended plan within 8 weeks of the amendment notice"),
+    Rule("R5", "amended_plan", "amendments_proposed", 8, Unit.WEEKS, "Reg 22(3)-(4)",
+         met_by=("amended_plan_issued", "decision_not_to_amend"),
+         description="Final amended plan, or notice of a decision not to amend (Reg 22(4)), "
+                     "within 8 weeks of the amendment notice"),
     Rule("R6", "phase_transfer", "phase_transfer", 0, Unit.FIXED_DATE, "Reg 18(1)",
          met_by=("amended_plan_issued",), fixed_month=2, fixed_day=15,
          description="Plan amended naming the new school by 15 Feb of the transfer year"),
@@ -205,11 +206,19 @@ RULES: tuple[Rule, ...] = (
          description="Move during assessment: 20 weeks from when the new LA is responsible"),
     # --- Mediation and appeal ---------------------------------------------------------------
     Rule("M1", "mediation_contact", "decision_notice_sent", 2, Unit.MONTHS, "Reg 33",
-         met_by=("mediation_contacted", "mediation_declined"), party=Party.FAMILY,
+         met_by=("mediation_contacted", "mediation_declined", "mediation_requested"),
+         party=Party.FAMILY,
          description="Family contacts a mediation adviser within 2 months of the notice"),
     Rule("M2", "mediation_certificate", "mediation_declined", 3, Unit.WORKING_DAYS, "Reg 34",
          met_by=("mediation_certificate_issued",), party=Party.MEDIATION,
          description="Certificate within 3 working days of being told mediation is unwanted"),
+    Rule("M3", "mediation_meeting", "mediation_requested", 30, Unit.DAYS, "Reg 37",
+         met_by=("mediation_held",), unconfirmed=True,
+         description="The LA arranges mediation within 30 days of being told the family "
+                     "wants it"),
+    Rule("M4", "mediation_certificate", "mediation_held", 3, Unit.WORKING_DAYS, "Reg 39",
+         met_by=("mediation_certificate_issued",), party=Party.MEDIATION, unconfirmed=True,
+         description="Certificate within 3 working days of the mediation concluding"),
     Rule("AP", "appeal", "decision_notice_sent", 2, Unit.MONTHS,
          "SI 2008/2699 r20(1)(c), r12(2)-(3)", met_by=("appeal_lodged",), party=Party.FAMILY,
          description="Appeal within 2 months of the notice or 1 month after a mediation "

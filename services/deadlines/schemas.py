@@ -28,6 +28,16 @@ class LaSettingsSchema(Schema):
     receipt_cutoff = fields.String(validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
     alert_offsets = fields.List(fields.Nested(AlertOffsetSchema),
                                 validate=validate.Length(max=20))
+    phase_transfer_reading = fields.String(validate=validate.OneOf(("by", "before")), metadata={
+        "description": "Reg 18(1): 'by' 15 Feb / 31 Mar (Code of Practice, default) or "
+                       "'before' (the regulation's word: 14 Feb / 30 Mar)"})
+    review_period_reading = fields.String(
+        validate=validate.OneOf(("anniversary", "starting_with")), metadata={
+            "description": "CFA s44(1): review by the anniversary (default) or within the 12 "
+                           "months 'starting with' the plan or review date (the day before)"})
+    review_clock_from = fields.String(validate=validate.OneOf(("meeting", "decision")), metadata={
+        "description": "the next annual review runs from the review meeting (default) or "
+                       "from the LA's decision after it"})
     milestone_alert_offsets = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=100)),
         values=fields.List(fields.Nested(AlertOffsetSchema), validate=validate.Length(max=20)))

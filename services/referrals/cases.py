@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 # Step fields that may travel in events: codes and dates only. A note is free text that
 # may name a child, so it stays in this service.
 EVENT_DATA_KEYS = ("outcome", "adviser", "school_urn", "transfer_year", "to_phase", "limb",
-                   "exception_id", "la_code", "order", "unopposed")
+                   "exception_id", "la_code", "order", "unopposed", "transfer_on",
+                   "year_group", "meeting_on", "moved_on")
 LA_ROLES = ("la_caseworker", "la_manager")
 
 

@@ -37,7 +37,8 @@ A plan is "in place" in ``plan_maintained``, ``review_held``, ``amending``,
 Transitions (besides the steps every open state accepts, below)
 ---------------------------------------------------------------
 request_received        decision_to_assess: assess -> assessing, refuse -> refused
-assessing               advice_requested (stays); decision_not_to_issue -> not_issuing;
+assessing               advice_requested (stays); decision_not_to_issue -> not_issuing
+                        (after a reassessment: -> plan_maintained, the plan continues);
                         draft_plan_issued -> draft_plan_issued
 draft_plan_issued       draft_response_received (the family's representations, Reg 13(1)),
                         school_consulted (stays); final_plan_issued -> plan_maintained
@@ -50,6 +51,7 @@ review_held             review_decision: maintain -> plan_maintained, amend -> a
 amending                amendments_proposed -> amendments_proposed; phase_transfer (stays)
 amendments_proposed     amendments_response_received (the family's, Reg 22(2)(c)),
                         school_consulted (stays); amended_plan_issued -> plan_maintained;
+                        decision_not_to_amend (Reg 22(4)) -> plan_maintained;
                         phase_transfer (stays)
 reassessment_requested  reassessment_decided: reassess -> assessing,
                         refuse -> plan_maintained; phase_transfer (stays)
@@ -92,7 +94,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.events import ADVISERS  # one list of advisers, in the shared catalogue
@@ -152,6 +154,7 @@ STEP_TYPES: tuple[str, ...] = (
     "amendments_proposed",
     "amendments_response_received",
     "amended_plan_issued",
+    "decision_not_to_amend",
     "phase_transfer",
     "exception_started",
     "exception_ended",
@@ -161,14 +164,50 @@ STEP_TYPES: tuple[str, ...] = (
     "reassessment_requested",
     "reassessment_decided",
     "tribunal_order",
+    # issue 11: steps the statutory clock needs that were not recordable before
+    "review_meeting_scheduled",
+    "review_invitations_sent",
+    "review_advice_circulated",
+    "review_report_sent",
+    "move_notified",
+    "cease_decision",
+    "decision_notice_sent",
+    "mediation_contacted",
+    "mediation_declined",
+    "mediation_requested",
+    "mediation_held",
+    "mediation_certificate_issued",
+    "appeal_lodged",
 )
+# Steps of the family's disagreement after a notice with appeal rights (Regs 32-39,
+# Tribunal Procedure Rules r20): recorded by the LA as it learns of them.
+DISAGREEMENT_STEPS: frozenset[str] = frozenset(
+    {
+        "mediation_contacted",
+        "mediation_declined",
+        "mediation_requested",
+        "mediation_held",
+        "mediation_certificate_issued",
+        "appeal_lodged",
+    }
+)
+# A review meeting may be scheduled up to this far ahead of the day it is recorded.
+MAX_MEETING_DAYS_AHEAD = 366
 
 ASSESS_OUTCOMES: tuple[str, ...] = ("assess", "refuse")
 REVIEW_OUTCOMES: tuple[str, ...] = ("maintain", "amend", "cease")
 REASSESSMENT_OUTCOMES: tuple[str, ...] = ("reassess", "refuse")
-EXCEPTION_LIMBS: tuple[str, ...] = ("a", "b", "c", "d")
-# The phase the child moves *to* (Reg 18): 15 February applies to all but post-16 (31 March).
-PHASES: tuple[str, ...] = ("primary", "junior", "middle", "secondary", "post16")
+# Reg 5(4) limbs a-d; "appointment": the child missed an appointment for an examination or
+# test (Reg 8(2)(c), advice only).
+EXCEPTION_LIMBS: tuple[str, ...] = ("a", "b", "c", "d", "appointment")
+# The phase the child moves *to* (Reg 18): 15 February applies to all but post-16 (31 March);
+# a move between post-16 institutions at another time is due 5 months before the move
+# (Reg 18(2)), dated by ``transfer_on``.
+POST16_TO_POST16 = "post16_to_post16"
+PHASES: tuple[str, ...] = ("primary", "junior", "middle", "secondary", "post16", POST16_TO_POST16)
+# Reg 2(1) lists the transfers between phases; a move into Year 10 (e.g. to a 14-19
+# school) is none of them.
+NOT_A_PHASE_TRANSFER_YEAR = 10
 
 # Tribunal orders (Reg 44(2)) and the state each one reverses -> the state it leads to.
 TRIBUNAL_ORDERS: Mapping[str, Mapping[str, str]] = {
@@ -202,7 +241,13 @@ _STATE_STEPS: Mapping[str, frozenset[str]] = {
         {"draft_response_received", "school_consulted", "final_plan_issued"}
     ),
     PLAN_MAINTAINED: frozenset(
-        {"review_meeting_held", "phase_transfer", "reassessment_requested", "tribunal_order"}
+        {
+            "review_meeting_held",
+            "phase_transfer",
+            "reassessment_requested",
+            "tribunal_order",
+            "cease_decision",  # Reg 31: ceasing outside a review
+        }
     ),
     REVIEW_HELD: frozenset({"review_decision", "phase_transfer"}),
     AMENDING: frozenset({"amendments_proposed", "phase_transfer"}),
@@ -211,6 +256,7 @@ _STATE_STEPS: Mapping[str, frozenset[str]] = {
             "amendments_response_received",
             "school_consulted",
             "amended_plan_issued",
+            "decision_not_to_amend",
             "phase_transfer",
         }
     ),
@@ -274,6 +320,11 @@ class CaseState:
     # Reg 44(2)(b): after a Tribunal order to assess, the LA's notice that it will assess
     # (a decision_to_assess, outcome assess) is still to be recorded.
     tribunal_assess_notice_due: bool = False
+    # A reassessment (Reg 27) is under way: ending it without a new plan keeps the plan.
+    reassessing: bool = False
+    review_meeting_on: str = ""  # ISO date of the scheduled review meeting, if any
+    review_report_due: bool = False  # Reg 20(7): the report after a meeting not yet sent
+    appeal_rights: bool = False  # a decision notice with appeal rights was sent
 
     @property
     def is_closed(self) -> bool:
@@ -377,6 +428,16 @@ def allowed_steps(case: CaseState) -> list[str]:
             allowed.add("exception_ended")
         if case.tribunal_assess_notice_due:
             allowed.add("decision_to_assess")
+        if case.review_report_due:
+            allowed.add("review_report_sent")
+    if case.status in PLAN_IN_PLACE_STATES:
+        allowed |= {"review_meeting_scheduled", "move_notified", "decision_notice_sent"}
+        if case.review_meeting_on:
+            allowed |= {"review_invitations_sent", "review_advice_circulated"}
+    if case.status in APPEALABLE_CLOSED_STATES:
+        allowed.add("decision_notice_sent")
+    if case.appeal_rights and case.status not in TERMINAL_STATES:
+        allowed |= DISAGREEMENT_STEPS
     return [step for step in STEP_TYPES if step in allowed]
 
 
@@ -456,12 +517,49 @@ def _to(status: str) -> _Handler:
     return handler
 
 
+def _decision_not_to_issue(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    if case.reassessing:
+        # A reassessment that ends without a new plan: the existing plan continues.
+        return replace(case, status=PLAN_MAINTAINED, reassessing=False)
+    return replace(case, status=NOT_ISSUING)
+
+
+def _review_meeting_scheduled(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Reg 20(3)-(4): invitations and advice at least 2 weeks before the meeting.
+    meeting_on = _iso_date(data, "meeting_on")
+    if not on <= meeting_on <= on + timedelta(days=MAX_MEETING_DAYS_AHEAD):
+        raise InvalidStep("meeting_on", f"must be from {on} to a year after it")
+    return replace(case, review_meeting_on=meeting_on.isoformat())
+
+
+def _review_meeting_held(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    return replace(case, status=REVIEW_HELD, review_meeting_on="", review_report_due=True)
+
+
+def _review_report_sent(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    return replace(case, review_report_due=False)
+
+
+def _move_notified(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Reg 15(2): the old LA learned the family is moving to another LA.
+    _other_la(case, data)
+    if data.get("moved_on") not in (None, ""):
+        _iso_date(data, "moved_on")
+    return case
+
+
+def _decision_notice_sent(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    # Regs 32-33: the notice carries appeal and mediation rights; their windows start.
+    return replace(case, appeal_rights=True)
+
+
 def _stay(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     return case
 
 
 def _plan_issued(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     # Optional: the school named in the plan becomes the case's school (it may follow it).
+    case = replace(case, reassessing=False)
     school_urn = data.get("school_urn")
     if school_urn is not None and school_urn != "":
         return replace(
@@ -490,7 +588,35 @@ def _review_decision(case: CaseState, on: date, data: Mapping[str, Any]) -> Case
     return replace(case, status=status)
 
 
+def _iso_date(data: Mapping[str, Any], field: str) -> date:
+    """A date carried in step data as an ISO string (it is stored and replayed as JSON)."""
+    value = _require(data, field)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidStep(field, "must be a date, e.g. 2027-01-10")
+
+
 def _phase_transfer(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
+    year_group = data.get("year_group")
+    if year_group is not None:
+        if not isinstance(year_group, int) or isinstance(year_group, bool):
+            raise InvalidStep("year_group", "must be a whole National Curriculum year, e.g. 7")
+        if year_group == NOT_A_PHASE_TRANSFER_YEAR:
+            raise InvalidStep(
+                "year_group",
+                "a move into Year 10 is not a transfer between phases (Reg 2(1)): "
+                "amend the plan after a review instead",
+            )
+    if data.get("to_phase") == POST16_TO_POST16:
+        transfer_on = _iso_date(data, "transfer_on")
+        if not on <= transfer_on <= on.replace(year=on.year + MAX_TRANSFER_YEARS_AHEAD):
+            raise InvalidStep(
+                "transfer_on", f"must be within {MAX_TRANSFER_YEARS_AHEAD} years from {on}"
+            )
+        return replace(case, transfer_year=transfer_on.year, to_phase=POST16_TO_POST16)
     year = _require(data, "transfer_year")
     if not isinstance(year, int) or isinstance(year, bool):
         raise InvalidStep("transfer_year", "must be a whole year, e.g. 2027")
@@ -564,7 +690,9 @@ def _transferred_in(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
 def _reassessment_decided(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
     outcome = _choice(data, "outcome", REASSESSMENT_OUTCOMES)
     # A refusal leaves the plan as it was (and is itself appealable from plan_maintained).
-    return replace(case, status=ASSESSING if outcome == "reassess" else PLAN_MAINTAINED)
+    if outcome == "reassess":
+        return replace(case, status=ASSESSING, reassessing=True)
+    return replace(case, status=PLAN_MAINTAINED)
 
 
 def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseState:
@@ -578,25 +706,41 @@ def _tribunal_order(case: CaseState, on: date, data: Mapping[str, Any]) -> CaseS
         raise InvalidStep(
             "order", f"from state {case.status!r} the order must be one of: {', '.join(orders)}"
         )
-    # Reg 44(2)(b): an order to assess needs the LA's notice within 2 weeks.
-    return replace(case, status=orders[order], tribunal_assess_notice_due=order == "assess")
+    # Reg 44(2)(b): an order to assess needs the LA's notice within 2 weeks; with a plan
+    # in place it is a reassessment (the plan continues if no new one follows).
+    return replace(
+        case,
+        status=orders[order],
+        appeal_rights=False,  # the appeal is decided
+        tribunal_assess_notice_due=order == "assess",
+        reassessing=case.reassessing or (order == "assess" and case.status == PLAN_MAINTAINED),
+    )
 
 
 _HANDLERS: Mapping[str, _Handler] = {
     "decision_to_assess": _decision_to_assess,
     "advice_requested": _advice_requested,
     "advice_received": _advice_received,
-    "decision_not_to_issue": _to(NOT_ISSUING),
+    "decision_not_to_issue": _decision_not_to_issue,
     "draft_plan_issued": _to(DRAFT_PLAN_ISSUED),
     "draft_response_received": _stay,
     "amendments_response_received": _stay,
     "school_consulted": _school_consulted,
     "school_response_received": _school_response,
     "final_plan_issued": _plan_issued,
-    "review_meeting_held": _to(REVIEW_HELD),
+    "review_meeting_held": _review_meeting_held,
+    "review_meeting_scheduled": _review_meeting_scheduled,
+    "review_invitations_sent": _stay,
+    "review_advice_circulated": _stay,
+    "review_report_sent": _review_report_sent,
+    "move_notified": _move_notified,
+    "cease_decision": _to(CEASED),
+    "decision_notice_sent": _decision_notice_sent,
+    **{step: _stay for step in sorted(DISAGREEMENT_STEPS)},
     "review_decision": _review_decision,
     "amendments_proposed": _to(AMENDMENTS_PROPOSED),
     "amended_plan_issued": _plan_issued,
+    "decision_not_to_amend": _to(PLAN_MAINTAINED),
     "phase_transfer": _phase_transfer,
     "exception_started": _exception_started,
     "exception_ended": _exception_ended,

@@ -103,10 +103,26 @@ class StepRequest(Schema):
                        "final_plan_issued and amended_plan_issued (the school named)"})
     transfer_year = fields.Integer(strict=True, validate=validate.Range(min=2000, max=9999),
                                    metadata={"description": "phase_transfer"})
+    transfer_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "phase_transfer to post16_to_post16: the day of the "
+        "move (the plan is due 5 months before, Reg 18(2))"})
+    meeting_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "review_meeting_scheduled: the day of the meeting "
+        "(invitations and advice are due 2 weeks before, Reg 20(3)-(4))"})
+    moved_on = fields.String(validate=validate.Length(max=10), metadata={
+        "format": "date", "description": "move_notified: the day of the move, if known "
+        "(Reg 15(2))"})
+    year_group = fields.Integer(strict=True, validate=validate.Range(min=0, max=14), metadata={
+        "description": "phase_transfer: the National Curriculum year the child moves into "
+                       "(Year 10 is refused: not a transfer between phases, Reg 2(1))"})
     to_phase = fields.String(validate=validate.OneOf(PHASES),
                              metadata={"description": "phase_transfer"})
     limb = fields.String(validate=validate.OneOf(EXCEPTION_LIMBS),
-                         metadata={"description": "exception_started: Reg 5(4) limb a-d"})
+                         metadata={"description": "exception_started: Reg 5(4) limb a-d, "
+                                   "or appointment (a missed examination or test, Reg 8(2)(c)); "
+                                   "a and b count only with school (early years) advice asked "
+                                   "from a week before the closure to a week before it "
+                                   "re-opens, d only once the absence reaches 4 weeks"})
     note = fields.String(validate=validate.Length(max=MAX_NOTE_LENGTH),
                          metadata={"description": "exception_started (kept in the case, "
                                    "never sent in events)"})
@@ -114,7 +130,8 @@ class StepRequest(Schema):
                                  metadata={"description": "exception_ended: the id given "
                                            "when it started (e.g. exc-1)"})
     la_code = fields.String(validate=LA_CODE, metadata={
-        "description": "transferred_out: LA moved to; transferred_in: LA moved from"})
+        "description": "transferred_out / move_notified: LA moved to; transferred_in: LA "
+                       "moved from"})
     order = fields.String(validate=validate.OneOf(ORDERS),
                           metadata={"description": "tribunal_order"})
     unopposed = fields.Boolean(truthy={True}, falsy={False}, metadata={

@@ -37,15 +37,19 @@ DATA_CHOICES: dict[str, st.SearchStrategy] = {
         {
             "transfer_year": st.integers(2025, 2031),
             "to_phase": st.sampled_from(["secondary", "post16"]),
+            "year_group": st.sampled_from([None, 7, 10]),
         }
     ),
     "exception_started": st.fixed_dictionaries(
         {
             "limb": st.sampled_from(["a", "b", "c", "d", "appointment", "parent_wait"]),
+            "adviser": st.sampled_from([None, "school", "health"]),
             "exception_id": st.sampled_from(["X1", "X2"]),
         }
     ),
-    "exception_ended": st.fixed_dictionaries({"exception_id": st.sampled_from(["X1", "X2"])}),
+    "exception_ended": st.one_of(
+        st.just({}), st.fixed_dictionaries({"exception_id": st.sampled_from(["X1", "X2"])})
+    ),
     "transferred_in": st.fixed_dictionaries(
         {"la_code": st.just("999"), "stage": st.sampled_from(["assessment", "plan"])}
     ),
@@ -56,7 +60,8 @@ DATA_CHOICES: dict[str, st.SearchStrategy] = {
         {
             "order": st.sampled_from(
                 ["assess", "make_plan", "amend", "amend_school", "continue", "continue_plan"]
-            )
+            ),
+            "unopposed": st.booleans(),
         }
     ),
     "review_meeting_scheduled": st.fixed_dictionaries(
@@ -95,7 +100,13 @@ closures_st = st.lists(
     ),
     max_size=2,
 )
-settings_st = st.builds(LaSettings, next_working_day_receipt=st.booleans())
+settings_st = st.builds(
+    LaSettings,
+    next_working_day_receipt=st.booleans(),
+    phase_transfer_reading=st.sampled_from(["by", "before"]),
+    review_period_reading=st.sampled_from(["anniversary", "starting_with"]),
+    review_clock_from=st.sampled_from(["meeting", "decision"]),
+)
 today_st = st.dates(date(2024, 1, 1), date(2032, 12, 31))
 
 
@@ -192,12 +203,12 @@ def test_output_well_formed(events, today, closures) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(histories(n_max=18), st.lists(today_st, min_size=1, max_size=4), closures_st)
-def test_met_on_or_before_adjusted_target_is_never_breached(events, todays, closures) -> None:
+@given(histories(n_max=18), st.lists(today_st, min_size=1, max_size=4), settings_st, closures_st)
+def test_met_on_or_before_adjusted_target_is_never_breached(events, todays, s, closures) -> None:
     """Issue 11: a milestone met on or before its (adjusted) target is never `breached`,
     whatever today is, and no alert is left to send for it."""
     for today in todays:
-        for m in compute_milestones(events, today, closures=closures):
+        for m in compute_milestones(events, today, s, closures):
             if m.met_on is None:
                 continue
             target = m.adjusted_due_on or m.due_on

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from services.referrals.lifecycle import (
     ADVISERS,
     CLOSED_STATES,
+    DISAGREEMENT_STEPS,
     OPEN_STATES,
     PLAN_IN_PLACE_STATES,
     STATES,
@@ -37,6 +38,8 @@ OTHER_SCHOOL = "100002"
 # --- the expected transition table, written out independently of the implementation ------
 
 TAIL = ["exception_started", "withdrawn", "transferred_out", "transferred_in"]
+# What every state with a plan in place also accepts (issue 11).
+PLAN_TAIL = ["review_meeting_scheduled", "move_notified", "decision_notice_sent"]
 EXPECTED_ALLOWED: dict[str, list[str]] = {
     "request_received": ["decision_to_assess", *TAIL],
     "assessing": ["advice_requested", "decision_not_to_issue", "draft_plan_issued", *TAIL],
@@ -52,20 +55,26 @@ EXPECTED_ALLOWED: dict[str, list[str]] = {
         *TAIL,
         "reassessment_requested",
         "tribunal_order",
+        "review_meeting_scheduled",
+        "move_notified",
+        "cease_decision",
+        "decision_notice_sent",
     ],
-    "review_held": ["review_decision", "phase_transfer", *TAIL],
-    "amending": ["amendments_proposed", "phase_transfer", *TAIL],
+    "review_held": ["review_decision", "phase_transfer", *TAIL, *PLAN_TAIL],
+    "amending": ["amendments_proposed", "phase_transfer", *TAIL, *PLAN_TAIL],
     "amendments_proposed": [
         "school_consulted",
         "amendments_response_received",
         "amended_plan_issued",
+        "decision_not_to_amend",
         "phase_transfer",
         *TAIL,
+        *PLAN_TAIL,
     ],
-    "reassessment_requested": ["phase_transfer", *TAIL, "reassessment_decided"],
-    "refused": ["tribunal_order"],
-    "not_issuing": ["tribunal_order"],
-    "ceased": ["tribunal_order"],
+    "reassessment_requested": ["phase_transfer", *TAIL, "reassessment_decided", *PLAN_TAIL],
+    "refused": ["tribunal_order", "decision_notice_sent"],
+    "not_issuing": ["tribunal_order", "decision_notice_sent"],
+    "ceased": ["tribunal_order", "decision_notice_sent"],
     "withdrawn": [],
     "transferred_out": [],
 }
@@ -78,6 +87,7 @@ FINAL: Step = ("final_plan_issued", {})
 REVIEW: Step = ("review_meeting_held", {})
 AMEND: Step = ("review_decision", {"outcome": "amend"})
 PROPOSE: Step = ("amendments_proposed", {})
+REPORT: Step = ("review_report_sent", {})
 
 # A shortest path from a new case to each state, with no pending advice/replies/exceptions.
 PATHS: dict[str, list[Step]] = {
@@ -85,13 +95,13 @@ PATHS: dict[str, list[Step]] = {
     "assessing": [ASSESS],
     "draft_plan_issued": [ASSESS, DRAFT],
     "plan_maintained": [ASSESS, DRAFT, FINAL],
-    "review_held": [ASSESS, DRAFT, FINAL, REVIEW],
-    "amending": [ASSESS, DRAFT, FINAL, REVIEW, AMEND],
-    "amendments_proposed": [ASSESS, DRAFT, FINAL, REVIEW, AMEND, PROPOSE],
+    "review_held": [ASSESS, DRAFT, FINAL, REVIEW, REPORT],
+    "amending": [ASSESS, DRAFT, FINAL, REVIEW, REPORT, AMEND],
+    "amendments_proposed": [ASSESS, DRAFT, FINAL, REVIEW, REPORT, AMEND, PROPOSE],
     "reassessment_requested": [ASSESS, DRAFT, FINAL, ("reassessment_requested", {})],
     "refused": [("decision_to_assess", {"outcome": "refuse"})],
     "not_issuing": [ASSESS, ("decision_not_to_issue", {})],
-    "ceased": [ASSESS, DRAFT, FINAL, REVIEW, ("review_decision", {"outcome": "cease"})],
+    "ceased": [ASSESS, DRAFT, FINAL, REVIEW, REPORT, ("review_decision", {"outcome": "cease"})],
     "withdrawn": [("withdrawn", {})],
     "transferred_out": [("transferred_out", {"la_code": OTHER_LA})],
 }
@@ -130,6 +140,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "transferred_in": {"la_code": OTHER_LA},
     "reassessment_decided": {"outcome": "reassess"},
     "tribunal_order": {"order": "assess"},
+    "review_meeting_scheduled": {"meeting_on": "2027-07-20"},
+    "move_notified": {"la_code": OTHER_LA},
 }
 
 
@@ -157,6 +169,7 @@ def test_states_and_steps_are_complete_and_distinct() -> None:
         "amendments_proposed",
         "amendments_response_received",
         "amended_plan_issued",
+        "decision_not_to_amend",
         "phase_transfer",
         "exception_started",
         "exception_ended",
@@ -166,6 +179,19 @@ def test_states_and_steps_are_complete_and_distinct() -> None:
         "reassessment_requested",
         "reassessment_decided",
         "tribunal_order",
+        "review_meeting_scheduled",
+        "review_invitations_sent",
+        "review_advice_circulated",
+        "review_report_sent",
+        "move_notified",
+        "cease_decision",
+        "decision_notice_sent",
+        "mediation_contacted",
+        "mediation_declined",
+        "mediation_requested",
+        "mediation_held",
+        "mediation_certificate_issued",
+        "appeal_lodged",
     )
 
 
@@ -176,14 +202,59 @@ def test_allowed_steps_match_the_table(state: str) -> None:
 
 def test_every_step_type_is_reachable_from_some_state() -> None:
     reachable = {step for steps in EXPECTED_ALLOWED.values() for step in steps}
-    # The three pending-work steps are offered only while work is pending (tested below).
-    pending = {"advice_received", "school_response_received", "exception_ended"}
-    assert reachable | pending == set(STEP_TYPES)
+    # The pending-work steps are offered only while work is pending (tested below), the
+    # disagreement steps only after a decision notice (test_disagreement_after_a_notice).
+    pending = {
+        "advice_received",
+        "school_response_received",
+        "exception_ended",
+        "review_invitations_sent",
+        "review_advice_circulated",
+        "review_report_sent",
+    }
+    assert reachable | pending | DISAGREEMENT_STEPS == set(STEP_TYPES)
+
+
+def test_disagreement_after_a_notice_and_review_work_while_pending() -> None:
+    case = walk(PATHS["refused"])
+    assert not set(allowed_steps(case)) & DISAGREEMENT_STEPS
+    case = apply_step(case, "decision_notice_sent", next_day(case), {}, TODAY)
+    assert DISAGREEMENT_STEPS <= set(allowed_steps(case))
+    for step_type in (
+        "mediation_requested",
+        "mediation_held",
+        "mediation_certificate_issued",
+        "appeal_lodged",
+    ):
+        case = apply_step(case, step_type, next_day(case), {}, TODAY)
+    assert case.status == "refused"
+    case = apply_step(case, "tribunal_order", next_day(case), {"order": "assess"}, TODAY)
+    assert not set(allowed_steps(case)) & DISAGREEMENT_STEPS  # the appeal is decided
+
+    case = walk(PATHS["plan_maintained"])
+    with pytest.raises(InvalidStep) as past:
+        apply_step(
+            case, "review_meeting_scheduled", next_day(case), {"meeting_on": "2026-01-01"}, TODAY
+        )
+    assert past.value.field == "meeting_on"
+    case = apply_step(
+        case, "review_meeting_scheduled", next_day(case), {"meeting_on": "2026-03-01"}, TODAY
+    )
+    assert {"review_invitations_sent", "review_advice_circulated"} <= set(allowed_steps(case))
+    case = apply_step(case, "review_invitations_sent", next_day(case), {}, TODAY)
+    case = apply_step(case, "review_meeting_held", next_day(case), {}, TODAY)
+    assert "review_invitations_sent" not in allowed_steps(case)
+    assert "review_report_sent" in allowed_steps(case)
+    case = apply_step(case, "review_report_sent", next_day(case), {}, TODAY)
+    assert "review_report_sent" not in allowed_steps(case)
+    case = apply_step(case, "review_decision", next_day(case), {"outcome": "maintain"}, TODAY)
+    case = apply_step(case, "cease_decision", next_day(case), {}, TODAY)  # Reg 31, no review
+    assert case.status == "ceased"
 
 
 def test_closed_states_allow_nothing_but_an_appeal_outcome() -> None:
     for state in CLOSED_STATES:
-        assert set(allowed_steps(case_in(state))) <= {"tribunal_order"}
+        assert set(allowed_steps(case_in(state))) <= {"tribunal_order", "decision_notice_sent"}
         assert case_in(state).is_closed
 
 
@@ -278,6 +349,23 @@ def test_plan_issued_without_school_urn_keeps_the_school() -> None:
             "plan_maintained",
         ),
         (PATHS["refused"], "tribunal_order", {"order": "assess"}, "assessing"),
+        (PATHS["amendments_proposed"], "decision_not_to_amend", {}, "plan_maintained"),
+        (
+            PATHS["reassessment_requested"] + [("reassessment_decided", {"outcome": "reassess"})],
+            "decision_not_to_issue",
+            {},
+            "plan_maintained",
+        ),
+        (
+            PATHS["plan_maintained"]
+            + [
+                ("tribunal_order", {"order": "assess"}),
+                ("decision_to_assess", {"outcome": "assess"}),
+            ],
+            "decision_not_to_issue",
+            {},
+            "plan_maintained",
+        ),
         (PATHS["not_issuing"], "tribunal_order", {"order": "make_plan"}, "assessing"),
         (PATHS["ceased"], "tribunal_order", {"order": "continue_plan"}, "plan_maintained"),
         (PATHS["plan_maintained"], "tribunal_order", {"order": "assess"}, "assessing"),
@@ -407,6 +495,13 @@ def test_exceptions_are_numbered_and_ended_individually() -> None:
     assert case.last_exception_id == "exc-3"
 
 
+def test_post16_to_post16_move_is_dated_by_the_move() -> None:
+    case = walk(PATHS["plan_maintained"])
+    data = {"to_phase": "post16_to_post16", "transfer_on": "2027-01-10"}
+    case = apply_step(case, "phase_transfer", next_day(case), data, TODAY)
+    assert (case.to_phase, case.transfer_year) == ("post16_to_post16", 2027)
+
+
 def test_exception_ended_without_id_closes_the_only_open_one() -> None:
     case = case_in("assessing")
     case = apply_step(case, "exception_started", next_day(case), {"limb": "c", "note": "n"}, TODAY)
@@ -432,9 +527,7 @@ def test_tribunal_order_to_assess_makes_the_notice_recordable() -> None:
         with pytest.raises(InvalidStep) as refused:
             apply_step(case, "decision_to_assess", next_day(case), {"outcome": "refuse"}, TODAY)
         assert refused.value.field == "outcome"
-        case = apply_step(
-            case, "decision_to_assess", next_day(case), {"outcome": "assess"}, TODAY
-        )
+        case = apply_step(case, "decision_to_assess", next_day(case), {"outcome": "assess"}, TODAY)
         assert case.status == "assessing"
         assert "decision_to_assess" not in allowed_steps(case)
 
@@ -625,6 +718,27 @@ INVALID_DATA: list[tuple[str, list[Step], str, dict[str, Any], str]] = [
         "tribunal_order",
         {"order": "assess", "unopposed": "yes"},
         "unopposed",
+    ),
+    (
+        "into year 10",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"transfer_year": 2027, "to_phase": "secondary", "year_group": 10},
+        "year_group",
+    ),
+    (
+        "post-16 move without its date",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"to_phase": "post16_to_post16"},
+        "transfer_on",
+    ),
+    (
+        "post-16 move date not a date",
+        PATHS["plan_maintained"],
+        "phase_transfer",
+        {"to_phase": "post16_to_post16", "transfer_on": "next spring"},
+        "transfer_on",
     ),
     ("out la missing", [], "transferred_out", {}, "la_code"),
     ("out la short", [], "transferred_out", {"la_code": "88"}, "la_code"),
