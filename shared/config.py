@@ -21,7 +21,8 @@ class Config:
     jwt_issuer: str = "ehcp-tracker"
     jwt_audience: str = "ehcp-tracker"
     rpc_timeout: float = 5.0
-    retry_delays_ms: tuple[int, ...] = (200, 1000, 5000)
+    # Long enough to ride out a broker or database restart before the dead-letter queue.
+    retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000, 120000, 300000)
     outbox_relay: bool = True  # off: this process writes its outbox but leaves publishing
     relay_poll_seconds: float = 0.2
     relay_batch: int = 500
@@ -83,7 +84,7 @@ def load_config(service: str, env: dict | None = None) -> Config:
         public_url=env.get("PUBLIC_URL", f"http://127.0.0.1:{env.get('GATEWAY_PORT', 8000)}"),
         jwt_secret=env.get("JWT_SECRET", Config.jwt_secret),
         rpc_timeout=float(env.get("RPC_TIMEOUT", Config.rpc_timeout)),
-        retry_delays_ms=_int_tuple(env.get("RETRY_DELAYS_MS", "200,1000,5000")),
+        retry_delays_ms=_int_tuple(env.get("RETRY_DELAYS_MS", "")) or Config.retry_delays_ms,
         outbox_relay=env.get("OUTBOX_RELAY", "on").lower() not in ("off", "0", "false"),
         relay_poll_seconds=float(env.get("RELAY_POLL_SECONDS", Config.relay_poll_seconds)),
         relay_batch=int(env.get("RELAY_BATCH", Config.relay_batch)),

@@ -23,16 +23,41 @@ log = logging.getLogger(__name__)
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+class DatabaseUnavailable(Exception):
+    """PostgreSQL is unreachable (down, restarting, pool exhausted): callers answer 503 and
+    consumers retry later; never a 500. RPC callers see it by name (`shared.rpc`)."""
+
+
+# How long a request waits for a pooled connection before it is told 503.
+POOL_WAIT_SECONDS = 3.0
+
+
 def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = "") -> ConnectionPool:
     return ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
-        kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+        kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row,
+                "connect_timeout": 3},
         name=name or schema,
         open=True,
-        timeout=10,
+        timeout=POOL_WAIT_SECONDS,
+        # A connection left broken by a database restart is found and replaced when it is
+        # taken from the pool, not by the next request failing with it.
+        check=ConnectionPool.check_connection,
+        # psycopg_pool doubles its reconnect delay without a cap until this timeout, then
+        # gives up and starts afresh on the next request: a short timeout keeps every
+        # delay short, so the pool is back within seconds of the database.
+        reconnect_timeout=5,
     )
+
+
+@contextmanager
+def _unavailable_as_503() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.OperationalError as exc:  # connection lost, refused, pool timeout
+        raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
 
 
 def ensure_database(database_url: str) -> None:
@@ -146,7 +171,7 @@ class Database:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with self.pool.connection() as conn:
+        with _unavailable_as_503(), self.pool.connection() as conn:
             with conn.transaction():
                 uow = UnitOfWork(conn)
                 yield uow
@@ -155,6 +180,6 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection]:
-        with self.pool.connection() as conn:
+        with _unavailable_as_503(), self.pool.connection() as conn:
             yield conn
 

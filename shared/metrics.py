@@ -40,6 +40,18 @@ OUTBOX_PUBLISH_ERRORS = Counter(
 OUTBOX_BACKLOG = Gauge("ehcp_outbox_backlog", "Outbox rows not yet confirmed", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "ehcp_outbox_oldest_age_seconds", "Age of the oldest unsent outbox row", ["service"])
+BROKER_RECOVERIES = Counter(
+    "ehcp_broker_recoveries_total", "Consumer connections re-established after a broker loss",
+    ["service"])
+SETTLE_FAILURES = Counter(
+    "ehcp_settle_failures_total", "Acks, requeues or RPC replies lost with a dead connection",
+    ["service", "action"])
+RPC_DROPPED_REDELIVERIES = Counter(
+    "ehcp_rpc_dropped_redeliveries_total", "Redelivered RPC requests dropped (may have run)",
+    ["service"])
+DEPENDENCY_UP = Gauge(
+    "ehcp_dependency_up", "1 while a backing service answers (broker, database)",
+    ["service", "dependency"])
 RPC_SECONDS = Histogram(
     "ehcp_rpc_seconds", "RPC call latency seen by the caller", ["service", "target", "method"])
 RPC_ERRORS = Counter(

@@ -23,11 +23,14 @@ from shared.metrics import (
     OUTBOX_PUBLISH_ERRORS,
     OUTBOX_PUBLISHED,
 )
-from shared.topology import EVENTS
+from shared.topology import EVENTS, declare_on
 
 log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 10.0
+# Longest wait between attempts while the broker or database is down: short, so events flow
+# again within seconds of a restart.
+RELAY_BACKOFF_CAP = 5.0
 
 
 class OutboxRelay:
@@ -71,7 +74,7 @@ class OutboxRelay:
                 OUTBOX_PUBLISH_ERRORS.labels(self.service, type(exc).__name__).inc()
                 log.warning("outbox relay failed, will retry", extra={"error": repr(exc)})
                 self._close()
-                time.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                time.sleep(min(RELAY_BACKOFF_CAP, 0.25 * 2 ** min(failures, 6)))
                 continue
             if sent < self.batch:
                 self._wake.wait(self.poll_seconds)
@@ -83,6 +86,9 @@ class OutboxRelay:
             self._conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
             self._conn.connect()
             channel = self._conn.connection.channel()
+            # Every (re)connection declares the whole topology: after a broker reset the
+            # events would otherwise be unroutable until some consumer came back.
+            declare_on(channel)
             channel.confirm_select()
             self._acks: dict[int, bool] = {}
             self._returned: set[str] = set()

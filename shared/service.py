@@ -11,6 +11,7 @@ from pathlib import Path
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
+from shared import broker
 from shared.config import Config, load_config
 from shared.db import Database, ensure_database, ensure_shared_tables, make_pool, migrate
 from shared.logs import setup_logging
@@ -70,6 +71,7 @@ def run(service_cls: type, migrations: Path | None = None) -> None:
 
     cfg = load_config(service_cls.name)
     setup_logging(cfg.service, cfg.log_level)
+    broker.install()  # reconnect fast, re-declare everything, never die on a dead channel
     prepare(cfg, migrations)
     serve_metrics(cfg.metrics_port, cfg.metrics_bind)
     runner = ServiceRunner({**cfg.nameko(), "EHCP": cfg})
@@ -94,6 +96,14 @@ def run(service_cls: type, migrations: Path | None = None) -> None:
     runner.start()
     log.info("started", extra={"route": f"metrics :{cfg.metrics_port}"})
     runner.wait()
+
+
+def ping(db: Database) -> str:
+    """The health RPC every service answers: 'pong' only while its database answers too,
+    so the gateway's /readyz reports what each service can really do."""
+    with db.read() as conn:
+        conn.execute("SELECT 1")
+    return "pong"
 
 
 class Settings(DependencyProvider):

@@ -79,11 +79,18 @@ def all_queues(subscriptions: dict[str, tuple[str, ...]] | None = None) -> list[
     return queues
 
 
+def declare_on(channel, subscriptions: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Declare every exchange, queue and binding on an open channel. Idempotent: run at
+    start-up and again on every reconnection, so a broker that lost its state (a reset, a
+    new node) gets the retry queues, dead-letter queues and `ehcp.dlx` back before any
+    message flows."""
+    EVENTS.declare(channel=channel)
+    DEAD_LETTERS.declare(channel=channel)
+    for queue in all_queues(subscriptions):
+        queue.bind(channel).declare()
+
+
 def declare_topology(amqp_uri: str, subscriptions: dict[str, tuple[str, ...]] | None = None,
                      ) -> None:
     with Connection(amqp_uri, connect_timeout=5) as conn:
-        channel = conn.channel()
-        EVENTS.declare(channel=channel)
-        DEAD_LETTERS.declare(channel=channel)
-        for queue in all_queues(subscriptions):
-            queue.bind(channel).declare()
+        declare_on(conn.channel(), subscriptions)

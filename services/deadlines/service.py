@@ -19,7 +19,7 @@ from shared.consumer import event_consumer, handle_once
 from shared.db import Database
 from shared.events import LA_CODE
 from shared.problems import Problem, not_found
-from shared.service import Settings, Storage, config_timer
+from shared.service import Settings, Storage, config_timer, ping
 
 CONSUMER = "deadlines"
 log = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ class DeadlinesService:
             log.exception("gauge refresh failed")
 
     # -- RPC ----------------------------------------------------------------------------------
+    @rpc
+    def ping(self) -> str:
+        return ping(self.db)
+
     @rpc
     def deadlines_of_cases(self, case_ids: list[str]) -> dict[str, list[dict]]:
         with self.db.read() as conn:

@@ -22,6 +22,7 @@ from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
 from services.gateway.sessions import PageSettings
 from services.gateway.wsgi import http
+from shared import broker
 from shared.config import load_config
 from shared.problems import Problem
 from shared.rpc import ServiceUnavailable, call, rpc_proxy
@@ -123,11 +124,25 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"down: {type(exc).__name__}"
+        # The consumer that receives RPC replies: while it reconnects, every call would 503.
+        checks["rpc_replies"] = ("ok" if broker.connected(
+            self.referrals.reply_listener.queue_consumer) else "down: reconnecting")
         ok = all(v == "ok" for v in checks.values())
+        # The services behind the gateway: reported, but the gateway itself stays ready
+        # (it answers 503 problem+json for what needs a service that is down).
+        services = {target: self._ping(target) for target in ("referrals", "deadlines",
+                                                               "notifications")}
         if not ok:
             raise Problem(503, "Not ready", "A backing service is unreachable.",
-                          extra={"checks": checks})
-        return json_response({"status": "ready", "checks": checks})
+                          extra={"checks": checks, "services": services})
+        return json_response({"status": "ready", "checks": checks, "services": services})
+
+    def _ping(self, target: str) -> str:
+        try:
+            call("gateway", getattr(self, target), target, "ping", timeout=1.0)
+            return "ok"
+        except Exception as exc:
+            return f"down: {type(exc).__name__}"
 
     # anything else -----------------------------------------------------------
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")

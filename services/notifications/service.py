@@ -16,7 +16,7 @@ from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
 from shared.events import is_uuid
 from shared.problems import Problem, not_found
-from shared.service import Settings, Storage, config_timer
+from shared.service import Settings, Storage, config_timer, ping
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,10 @@ class NotificationsService:
         return {"webhook_secret": secret}
 
     # dead letters ------------------------------------------------------------
+    @rpc
+    def ping(self) -> str:
+        return ping(self.db)
+
     @rpc
     def list_deliveries(self, actor: dict, status: str | None = None,
                         limit: int = 100) -> list[dict]:

@@ -9,7 +9,7 @@ from nameko.rpc import rpc
 from services.referrals import cases, metrics, store
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
-from shared.service import Settings, Storage, config_timer
+from shared.service import Settings, Storage, config_timer, ping
 
 CONSUMER = "referrals"
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class ReferralsService:
 
     @rpc
     def ping(self) -> str:
-        return "pong"
+        return ping(self.db)
 
     @config_timer(seconds=lambda cfg: cfg.sweep_seconds)
     def refresh_gauges(self) -> None:

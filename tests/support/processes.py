@@ -40,14 +40,23 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, extra_env: dict | None = None, timeout: float = 30) -> ServiceProcess:
+        self.launch(extra_env)
+        return self.wait_started(timeout)
+
+    def launch(self, extra_env: dict | None = None) -> None:
+        """Start the process without waiting (from the main thread: the kernel kills the
+        child when the thread that started it exits)."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError(f"{self.name} is already running (pid {self.proc.pid})")
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module], cwd=ROOT, stdout=log,
             stderr=subprocess.STDOUT, env={**self.env, **(extra_env or {})},
             preexec_fn=_die_with_parent)
+
+    def wait_started(self, timeout: float = 30) -> ServiceProcess:
+        offset = self._offset
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_bytes()[offset:].decode(errors="replace")

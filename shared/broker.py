@@ -1,0 +1,113 @@
+"""Broker outages survived in-process: what nameko 2.14 lacks, added in one place.
+
+nameko's queue consumer (behind our event consumer, its RPC server and the RPC reply
+listener) reconnects by itself, but:
+- it waits up to 30 s between attempts, so a service stays deaf for half a minute after
+  the broker is back: here it retries every 0.5-2 s;
+- it re-declares only the queues it consumes from, so a broker that lost its state comes
+  back without retry queues, dead-letter queues or `ehcp.dlx`, and poison messages loop:
+  here every (re)connection declares the whole topology first;
+- an ack, requeue or RPC reply over a connection that just died raises inside a worker,
+  and nameko then kills the whole service: here it is logged and counted, and the message
+  is left to the broker, which redelivers it (consumers are idempotent through the inbox);
+- a redelivered RPC request may already have run (its reply was lost with the connection):
+  here it is dropped, so a write the caller was told failed (503) is never run a second
+  time. RPC is at most once; events are at least once.
+
+`install()` patches nameko's classes once per process; `shared.service.run` calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+from nameko.messaging import QueueConsumer
+from nameko.rpc import RpcConsumer
+
+from shared.metrics import BROKER_RECOVERIES, RPC_DROPPED_REDELIVERIES, SETTLE_FAILURES
+from shared.topology import declare_on
+
+log = logging.getLogger(__name__)
+
+RECONNECT = {"interval_start": 0.5, "interval_step": 0.5, "interval_max": 2.0}
+
+_installed = False
+
+
+def connected(queue_consumer) -> bool:
+    """Whether this queue consumer is consuming now (False while it reconnects)."""
+    return getattr(queue_consumer, "broker_connected", False)
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    original_get_consumers = QueueConsumer.get_consumers
+    original_consume_ready = QueueConsumer.on_consume_ready
+    original_rpc_result = RpcConsumer.handle_result
+    original_rpc_message = RpcConsumer.handle_message
+
+    @contextmanager
+    def establish_connection(self):
+        self.broker_connected = False
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   **RECONNECT)
+            yield conn
+
+    def get_consumers(self, consumer_cls, channel):
+        declare_on(channel)  # a broker that lost its state gets all of it back first
+        return original_get_consumers(self, consumer_cls, channel)
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        if getattr(self, "ever_connected", False):
+            BROKER_RECOVERIES.labels(self.container.service_name).inc()
+            log.info("broker connection restored", extra={"queue": _queues(self)})
+        self.ever_connected = True
+        self.broker_connected = True
+        return original_consume_ready(self, connection, channel, consumers, **kwargs)
+
+    def settle(action: str):
+        def settle_message(self, message):
+            try:
+                getattr(message, action)()
+            except Exception as exc:  # the channel died: the broker redelivers the message
+                SETTLE_FAILURES.labels(self.container.service_name, action).inc()
+                log.warning("could not %s a message; the broker will redeliver it", action,
+                            extra={"error": repr(exc),
+                                   "event_id": message.properties.get("message_id")})
+        return settle_message
+
+    def rpc_handle_result(self, message, result, exc_info):
+        try:
+            return original_rpc_result(self, message, result, exc_info)
+        except Exception as exc:  # reply lost with the connection: the caller gets 503
+            SETTLE_FAILURES.labels(self.container.service_name, "reply").inc()
+            log.warning("could not send an RPC reply", extra={
+                "error": repr(exc), "route": message.delivery_info.get("routing_key")})
+            return result, exc_info
+
+    def rpc_handle_message(self, body, message):
+        if message.delivery_info.get("redelivered"):
+            RPC_DROPPED_REDELIVERIES.labels(self.container.service_name).inc()
+            log.warning("redelivered RPC request dropped (it may have run already)",
+                        extra={"route": message.delivery_info.get("routing_key")})
+            self.queue_consumer.ack_message(message)
+            return None
+        return original_rpc_message(self, body, message)
+
+    QueueConsumer.establish_connection = establish_connection
+    QueueConsumer.get_consumers = get_consumers
+    QueueConsumer.on_consume_ready = on_consume_ready
+    QueueConsumer.ack_message = settle("ack")
+    QueueConsumer.requeue_message = settle("requeue")
+    RpcConsumer.handle_result = rpc_handle_result
+    RpcConsumer.handle_message = rpc_handle_message
+
+
+def _queues(queue_consumer) -> str:
+    return ",".join(sorted(p.queue.name for p in queue_consumer._providers
+                           if getattr(p, "queue", None) is not None))[:200]
