@@ -17,3 +17,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c 'import nameko, psycopg, kombu, marshmallow' || { echo "dependency install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
+scripts/tools.sh

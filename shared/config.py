@@ -30,6 +30,7 @@ class Config:
     max_workers: int = 10
     now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
     log_level: str = "INFO"
+    queue_type: str = "classic"  # or quorum: replicated event queues (shared/topology.py)
     # The environment as read by the loader: services with settings of their own (SMTP for
     # notifications) parse their section from here, so the environment is read in one place.
     env: dict = field(default_factory=dict, repr=False)
@@ -47,6 +48,12 @@ class Config:
 
 def _int_tuple(raw: str) -> tuple[int, ...]:
     return tuple(int(p) for p in raw.split(",") if p.strip())
+
+
+def _queue_type(raw: str) -> str:
+    if raw not in ("classic", "quorum"):
+        raise ValueError(f"QUEUE_TYPE must be classic or quorum, not {raw!r}")
+    return raw
 
 
 def load_config(service: str, env: dict | None = None) -> Config:
@@ -70,6 +77,7 @@ def load_config(service: str, env: dict | None = None) -> Config:
         max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
         now=env.get("NOW") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
+        queue_type=_queue_type(env.get("QUEUE_TYPE", Config.queue_type)),
         env=dict(env),
     )
 
