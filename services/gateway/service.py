@@ -18,6 +18,7 @@ from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
+from services.gateway.routes_sen2 import Sen2Routes
 from shared.config import load_config
 from shared.problems import Problem
 from shared.rpc import ServiceUnavailable, call, rpc_proxy
@@ -42,7 +43,7 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes, LaRoutes):
+                     NotificationRoutes, LaRoutes, Sen2Routes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 
