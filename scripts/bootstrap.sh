@@ -18,3 +18,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 scripts/assets.sh
+scripts/tools.sh

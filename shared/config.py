@@ -42,6 +42,8 @@ class Config:
     idle_seconds: float = 30.0  # gateway: a kept-alive connection idle this long is closed
     max_token_seconds: int = 12 * 3600  # longest `exp - iat` a token may have
     auth_failures_per_minute: int = 10  # per subject and per client address, then 429
+
+    queue_type: str = "classic"  # or quorum: replicated event queues (shared/topology.py)
     # The environment as read by the loader: services with settings of their own (SMTP for
     # notifications) parse their section from here, so the environment is read in one place.
     env: dict = field(default_factory=dict, repr=False)
@@ -70,6 +72,11 @@ def _mode(raw: str) -> str:
     if mode not in ("demo", "production"):
         raise ValueError("EHCP_MODE must be demo or production")
     return mode
+
+def _queue_type(raw: str) -> str:
+    if raw not in ("classic", "quorum"):
+        raise ValueError(f"QUEUE_TYPE must be classic or quorum, not {raw!r}")
+    return raw
 
 
 def load_config(service: str, env: dict | None = None) -> Config:
@@ -103,6 +110,8 @@ def load_config(service: str, env: dict | None = None) -> Config:
         max_token_seconds=int(env.get("MAX_TOKEN_SECONDS", Config.max_token_seconds)),
         auth_failures_per_minute=int(env.get("AUTH_FAILURES_PER_MINUTE",
                                              Config.auth_failures_per_minute)),
+
+        queue_type=_queue_type(env.get("QUEUE_TYPE", Config.queue_type)),
         env=dict(env),
     )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from kombu import Connection, Exchange, Queue
 
+from shared.config import load_config
+
 EVENTS = Exchange("ehcp.events", type="topic", durable=True)
 DEAD_LETTERS = Exchange("ehcp.dlx", type="direct", durable=True)
 
@@ -22,6 +24,27 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "referrals": ("deadline.scheduled",),
 }
 RETRY_LEVELS = 5  # retry delay queues declared per consumer; config uses the first N
+# Quorum queues only: a message delivered this many times without an ack (its consumer
+# died on it each time) is dead-lettered instead of taking the consumers down forever.
+DELIVERY_LIMIT = 10
+
+
+def queue_arguments(role: str, queue_type: str | None = None) -> dict:
+    """The type arguments of an event queue (`role`: work, retry or dlq), by QUEUE_TYPE.
+
+    classic (default): no arguments, as before. quorum: replicated over a majority of the
+    cluster's nodes; the work queue gets a delivery limit (poison messages); the work and
+    retry queues dead-letter at least once (kept until the dead-letter target confirmed;
+    needs reject-publish overflow). RPC queues stay nameko's classic ones: they are
+    short-lived and a lost request times out as a 503 anyway."""
+    if (queue_type or load_config("topology").queue_type) != "quorum":
+        return {}
+    args: dict = {"x-queue-type": "quorum"}
+    if role in ("work", "retry"):
+        args |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+    if role == "work":
+        args["x-delivery-limit"] = DELIVERY_LIMIT
+    return args
 
 
 def queue_name(consumer: str) -> str:
@@ -48,6 +71,7 @@ def consumer_queue(consumer: str, types: tuple[str, ...] | None = None) -> Queue
         queue_arguments={
             "x-dead-letter-exchange": DEAD_LETTERS.name,
             "x-dead-letter-routing-key": name,
+            **queue_arguments("work"),
         },
     )
 
@@ -60,6 +84,7 @@ def retry_queues(consumer: str) -> list[Queue]:
         Queue(retry_queue_name(consumer, level), durable=True, queue_arguments={
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": queue_name(consumer),
+            **queue_arguments("retry"),
         })
         for level in range(1, RETRY_LEVELS + 1)
     ]
@@ -67,7 +92,8 @@ def retry_queues(consumer: str) -> list[Queue]:
 
 def dead_letter_queue(consumer: str) -> Queue:
     return Queue(dead_letter_queue_name(consumer), exchange=DEAD_LETTERS,
-                 routing_key=queue_name(consumer), durable=True)
+                 routing_key=queue_name(consumer), durable=True,
+                 queue_arguments=queue_arguments("dlq") or None)
 
 
 def all_queues(subscriptions: dict[str, tuple[str, ...]] | None = None) -> list[Queue]:

@@ -17,6 +17,8 @@ Usage:
   ehcp recipients add --kind school --la-code 881 --school-urn 100001 --name "Oakfield SENCo"
        --email senco@oakfield.example --channels inbox,email,digest
   ehcp recipients remove <id>
+  ehcp sen2 export 881 --year 2027 [--out sen2_881_2027.xml]   the LA's SEN2 return (XML
+       written to the file, readable by its owner only; the validation report printed)
 """
 
 from __future__ import annotations
@@ -347,6 +349,30 @@ def cmd_recipients(args) -> None:
         print(f"recipient {args.id} removed")
 
 
+def cmd_sen2(args) -> None:
+    """The LA's SEN2 return through the API, as its manager. The XML holds personal data:
+    it goes to a file only the caller can read, never to the terminal."""
+    if not re.fullmatch(r"\d{3}", args.la_code or ""):
+        raise ValueError("an LA code has three digits, e.g. 881")
+    body = _api(args, "GET", f"/v1/reports/sen2?la_code={args.la_code}&year={args.year}",
+                role="la_manager", la_code=args.la_code)
+    out = Path(args.out or f"sen2_{args.la_code}_{args.year}.xml")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(body["xml"])
+    counts, incl = body["counts"], body["figures"]["including_exceptions"]
+    print(f"SEN2 {body['year']} for LA {body['la_code']} (reference date "
+          f"{body['reference_date']}, activity {body['period']['from']} to "
+          f"{body['period']['to']}): {counts['persons']} persons written to {out}")
+    print(f"  requests decided {counts['requests_decided']} (figures "
+          f"{incl['requests_decided']}), plans issued {counts['plans_issued']} (figures "
+          f"{incl['plans_issued']}), within 20 weeks {counts['within_20_weeks']} (figures "
+          f"{incl['within_20_weeks']}): {'agree' if body['counts_agree'] else 'DISAGREE'}")
+    print(f"  validation: {len(body['errors'])} errors")
+    for e in body["errors"]:
+        print(f"  {e['reference']}  {e['module']}.{e['field']}: {e['message']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ehcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -424,6 +450,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
     p.add_argument("--token", help="a bearer token (default: EHCP_TOKEN, else signed here)")
     p.set_defaults(fn=cmd_recipients)
+
+    p = sub.add_parser("sen2", help="the LA's SEN2 return (XML and validation), via the API")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("la_code")
+    p.add_argument("--year", type=int, required=True,
+                   help="collection year (January's return covers the year before)")
+    p.add_argument("--out", help="the XML file (default sen2_<LA>_<year>.xml)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    p.add_argument("--token", help="an LA manager's bearer token (default: EHCP_TOKEN, else "
+                   "signed here)")
+    p.set_defaults(fn=cmd_sen2)
 
     args = parser.parse_args(argv)
     try:

@@ -109,6 +109,20 @@ OPERATIONS: tuple[Operation, ...] = (
               description="SEN2: decisions within 6 weeks, new plans within 20 weeks "
               "(including and excluding exceptions), average weeks to issue, for a calendar "
               "year, from the statutory clock's met milestones."),
+    Operation("put", "/v1/referrals/{id}/sen2", "Record the case's SEN2 details", "reports",
+              CASE_ROLES, (200, rs.Sen2Answer), body=rs.Sen2Details,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="What the SEN2 return needs that the case lacks: sex, ethnicity, "
+              "postcode, UPN or ULN (or why neither is known), mediation and tribunal, the "
+              "plan's residential, work-based and personal-budget details, a setting without "
+              "URN, the cease reason. Replaces the whole set. The LA's staff only."),
+    Operation("get", "/v1/reports/sen2", "Your LA's SEN2 return", "reports", ("la_manager",),
+              (200, gs.Sen2Report), query=gs.Sen2ReturnQuery, errors=(401, 403, 422, 503),
+              description="The person-level XML for the DfE (Header, Person, Requests, "
+              "Assessment, NamedPlan, ActivePlans), validated against the project's XSD in "
+              "tests, with a report of business-rule errors by case reference and its counts "
+              "beside the timeliness figures of the same calendar year. Holds personal data: "
+              "audited per case, never logged."),
     Operation("get", "/v1/las", "Local authorities of the region", "region", ALL_ROLES,
               (200, gs.LaList), errors=(401, 503)),
     Operation("post", "/v1/las", "Add or rename a local authority", "region",

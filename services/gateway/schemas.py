@@ -360,3 +360,34 @@ class ClosureRemoved(Out):
 
 class ClosureList(Out):
     items = fields.List(fields.Nested(Closure))
+
+
+class Sen2ReturnQuery(Query):
+    la_code = fields.String(validate=LA_CODE, metadata={"description": "default: your LA"})
+    year = fields.Integer(required=True, validate=validate.Range(min=2015, max=2100),
+                          metadata={"description": "collection year: the January return "
+                                    "of year Y covers calendar year Y-1"})
+
+
+class Sen2Error(Out):
+    reference = fields.String(metadata={"description": "the case's reference"})
+    module = fields.String()
+    field = fields.String()
+    message = fields.String()
+
+
+class Sen2Report(Out):
+    """The SEN2 return of an LA: the XML (personal data: the statutory return), the
+    business-rule errors by case reference, its counts and the timeliness figures of the
+    same calendar year from the deadlines service."""
+
+    la_code = fields.String()
+    year = fields.Integer()
+    reference_date = fields.Date()
+    period = fields.Dict(keys=fields.String(), values=fields.String())
+    xml = fields.String()
+    errors = fields.List(fields.Nested(Sen2Error))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    figures = fields.Nested(Timeliness)
+    counts_agree = fields.Boolean(metadata={
+        "description": "decisions, plans and plans within 20 weeks equal the figures"})

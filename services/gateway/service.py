@@ -20,6 +20,7 @@ from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
+from services.gateway.routes_sen2 import Sen2Routes
 from services.gateway.sessions import PageSettings
 from services.gateway.wsgi import http
 from shared import broker
@@ -47,7 +48,8 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes, LaRoutes, PageSupport, AuthPages, CasePages):
+                     NotificationRoutes, LaRoutes, Sen2Routes, PageSupport, AuthPages,
+                     CasePages):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin, each group of pages in a pages_*.py one (nameko collects entrypoints from base
     classes too)."""

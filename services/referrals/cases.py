@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from marshmallow import ValidationError
 
-from services.referrals import lifecycle, store
+from services.referrals import lifecycle, sen2, store
 from services.referrals.schemas import (
     MAX_PAGE,
     Actor,
@@ -21,6 +21,7 @@ from services.referrals.schemas import (
     ReceiptCorrection,
     Referral,
     ReferralRequest,
+    Sen2Details,
     Step,
     StepCorrection,
     StepRequest,
@@ -483,3 +484,53 @@ def on_deadline_scheduled(uow: UnitOfWork, event: dict) -> None:
     store.set_next_deadline(uow, p["case_id"], nxt and {
         "due": effective_due(nxt), "milestone": nxt["milestone"], "status": nxt["status"]},
         event["occurred_at"])
+
+
+
+# --- SEN2 ---------------------------------------------------------------------------------
+
+
+def record_sen2(db: Database, raw_actor: dict, case_id: str, body: object) -> dict:
+    """Replace the SEN2 details of a case (its LA's staff). Audited with the names of the
+    fields set, never their values."""
+    actor = load_actor(raw_actor)
+    try:
+        data = Sen2Details().load(body if isinstance(body, dict) else {})
+    except ValidationError as exc:
+        raise validation_problem(exc.messages) from None
+    with db.unit_of_work() as uow:
+        row = _visible(uow, actor, case_id, for_update=True)
+        if actor["role"] not in LA_ROLES:
+            raise Problem(403, "Forbidden", "Only the LA's staff record SEN2 details.")
+        store.upsert_sen2(uow, row["id"], data, actor["sub"])
+        store.audit(uow, actor, "record_sen2", row["id"],
+                    {"fields": sorted(k for k, v in data.items() if v is not None)},
+                    la_code=row["la_code"])
+    return {"case_id": str(row["id"]), "reference": row["reference"],
+            "sen2": Sen2Details().dump(data)}
+
+
+def sen2_return(db: Database, raw_actor: dict, la_code: str, year: int,
+                now: datetime) -> dict:
+    """The LA's SEN2 return for collection `year`: the XML, the business-rule errors (each
+    naming a case reference) and the return's counts. LA managers of that LA only; every
+    case in it is audited. The XML holds personal data: never log it."""
+    actor = load_actor(raw_actor)
+    if actor["role"] != "la_manager" or actor.get("la_code") != la_code:
+        raise Problem(403, "Forbidden", "Only the LA's managers produce its SEN2 return.")
+    period = (date(year - 1, 1, 1), date(year, 1, 1))
+    ref_date = sen2.reference_date(year)
+    with db.unit_of_work() as uow:
+        rows = store.sen2_cases(uow, actor, la_code)
+        steps = store.steps_of_cases(uow, [r["id"] for r in rows])
+        chosen = [r for r in rows if sen2.in_return(r, steps.get(r["id"], []), period,
+                                                     ref_date)]
+        people = [sen2.build_person(r, steps.get(r["id"], []), r["sen2"], period, ref_date)
+                  for r in chosen]
+        store.audit_many(uow, actor, "sen2_export", chosen)
+    xml = sen2.to_xml(la_code, year, people, now)
+    return {"la_code": la_code, "year": year, "reference_date": ref_date.isoformat(),
+            "period": {"from": period[0].isoformat(), "to": (period[1] - timedelta(days=1))
+                       .isoformat()},
+            "xml": xml.decode("utf-8"), "errors": [e for p in people for e in p.errors],
+            "counts": sen2.counts(people)}

@@ -9,6 +9,7 @@ from datetime import date
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
+from services.referrals import sen2
 from services.referrals.lifecycle import (
     ADVISERS,
     ASSESS_OUTCOMES,
@@ -240,3 +241,45 @@ class AuditEntry(Out):
     detail = fields.Dict()
     source = fields.String(allow_none=True)
     at = fields.AwareDateTime()
+
+
+class Sen2Details(Schema):
+    """PUT /v1/referrals/{id}/sen2: the SEN2 fields the case record lacks. The whole set is
+    replaced (a field left out is cleared). Codes are the SEN2 lists (services/referrals/
+    sen2.py); what is mandatory depends on the case, so the export's validation report
+    says what is still missing."""
+
+    class Meta:
+        unknown = RAISE
+
+    sex = fields.String(validate=validate.OneOf(sen2.SEX), allow_none=True,
+                        metadata={"example": "F"})
+    ethnicity = fields.String(validate=validate.OneOf(sen2.ETHNICITY), allow_none=True,
+                              metadata={"example": "WBRI"})
+    postcode = fields.String(validate=validate.Regexp(sen2.POSTCODE), allow_none=True,
+                             metadata={"example": "ZZ99 3AA"})
+    upn = fields.String(validate=validate.Regexp(sen2.UPN), allow_none=True,
+                        metadata={"description": "unique pupil number (13 characters)"})
+    uln = fields.String(validate=validate.Regexp(sen2.ULN), allow_none=True,
+                        metadata={"description": "unique learner number (10 digits)"})
+    upn_unknown = fields.String(validate=validate.OneOf(sen2.UPN_UNKNOWN), allow_none=True,
+                                metadata={"description": "why neither UPN nor ULN is known"})
+    request_mediation = fields.Boolean(allow_none=True)
+    request_tribunal = fields.Boolean(allow_none=True)
+    assessment_mediation = fields.Boolean(allow_none=True)
+    assessment_tribunal = fields.Boolean(allow_none=True)
+    plan_residential = fields.Boolean(allow_none=True)
+    plan_work_based = fields.Boolean(allow_none=True)
+    personal_budget = fields.String(validate=validate.OneOf(sen2.PERSONAL_BUDGET),
+                                    allow_none=True)
+    sen_setting = fields.String(validate=validate.OneOf(sen2.SEN_SETTING), allow_none=True,
+                                metadata={"description": "placement without a URN or UKPRN"})
+    ukprn = fields.String(validate=validate.Regexp(r"^1\d{7}$"), allow_none=True)
+    cease_reason = fields.String(validate=validate.OneOf(sen2.CEASE_REASON), allow_none=True)
+
+
+class Sen2Answer(Out):
+    case_id = fields.String()
+    reference = fields.String()
+    sen2 = fields.Nested(Sen2Details)
+

@@ -76,6 +76,14 @@ class ReferralsService:
         return cases.audit_trail(self.db, actor, case_id, limit, before)
 
     @rpc
+    def record_sen2(self, actor: dict, case_id: str, body: dict) -> dict:
+        return cases.record_sen2(self.db, actor, case_id, body)
+
+    @rpc
+    def sen2_return(self, actor: dict, la_code: str, year: int) -> dict:
+        return cases.sen2_return(self.db, actor, la_code, year, now(self.settings))
+
+    @rpc
     def ping(self) -> str:
         return ping(self.db)
 

@@ -364,3 +364,31 @@ def cases_by_la_and_status(conn) -> list[dict]:
     """One grouped query for the gauges (cases_by_la covers it)."""
     return conn.execute("SELECT la_code, status, count(*) AS n FROM cases "
                         "GROUP BY la_code, status").fetchall()
+
+
+# --- SEN2 ---------------------------------------------------------------------------------
+
+
+def upsert_sen2(uow: UnitOfWork, case_id, data: dict, sub: str) -> None:
+    uow.execute(
+        "INSERT INTO sen2_details (case_id, data, updated_by) VALUES (%s, %s, %s) "
+        "ON CONFLICT (case_id) DO UPDATE SET data = EXCLUDED.data, "
+        "updated_by = EXCLUDED.updated_by, updated_at = now()", (case_id, Jsonb(data), sub))
+
+
+def sen2_cases(uow: UnitOfWork, actor: dict, la_code: str) -> list[dict]:
+    """Every case of the LA the actor may see, with its SEN2 details (NULL when none)."""
+    where, params = visibility(actor, "c")
+    return uow.execute(
+        f"SELECT c.*, s.data AS sen2 FROM cases c LEFT JOIN sen2_details s ON s.case_id = c.id "
+        f"WHERE c.la_code = %s AND {where} ORDER BY c.reference", (la_code, *params)).fetchall()
+
+
+def steps_of_cases(uow: UnitOfWork, case_ids: list) -> dict:
+    """The steps of many cases in one query, per case in recorded order."""
+    out: dict = {}
+    for row in uow.execute("SELECT case_id, type, on_date, data FROM case_steps "
+                           "WHERE case_id = ANY(%s::uuid[]) ORDER BY case_id, seq",
+                           (case_ids,)).fetchall():
+        out.setdefault(row["case_id"], []).append(row)
+    return out
