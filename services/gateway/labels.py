@@ -48,7 +48,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "advice_received": ("adviser",), "school_consulted": ("school_urn",),
     "school_response_received": ("school_urn",), "final_plan_issued": ("school_urn?",),
     "review_decision": ("outcome",), "amended_plan_issued": ("school_urn?",),
-    "phase_transfer": ("transfer_year", "to_phase"), "exception_started": ("limb", "note?"),
+    "phase_transfer": ("transfer_year", "to_phase"), "exception_started": ("limb", "note"),
     "exception_ended": ("exception_id",), "transferred_out": ("la_code",),
     "transferred_in": ("la_code",), "reassessment_decided": ("outcome",),
     "tribunal_order": ("order",),

@@ -93,6 +93,12 @@ class Browser:
         SCREENSHOTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
+    def banner(self) -> str:
+        """The success banner's text (fails with the page's errors if there is none)."""
+        errors = self.error_summary()
+        assert not errors, errors
+        return self.page.locator(".govuk-notification-banner").inner_text(timeout=5000)
+
     def error_summary(self) -> list[str]:
         return [t.strip() for t in self.page.locator(
             ".govuk-error-summary__list li").all_inner_texts()]

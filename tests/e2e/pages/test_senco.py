@@ -48,7 +48,7 @@ def test_senco_journey(site, browser_for):
 
     fill_request(page)
     b.submit("Submit request")
-    assert page.locator(".govuk-notification-banner").inner_text().strip().endswith(
+    assert b.banner().strip().endswith(
         "Request submitted")
     reference = page.locator("h1").inner_text()
     assert reference.startswith(f"{LA}-2026-")
@@ -90,7 +90,7 @@ def test_senco_journey(site, browser_for):
     assert b.error_summary() == ["Date: Not a valid date."]
     page.fill("#on-day", "16")
     b.submit("Record advice received")
-    assert "Step recorded" in page.locator(".govuk-notification-banner").inner_text()
+    assert "Step recorded" in b.banner()
     assert "Advice: School" in page.locator("table", has_text="Recorded by").inner_text() \
         or "Advice received" in page.locator("table", has_text="Recorded by").inner_text()
 
