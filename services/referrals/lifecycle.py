@@ -43,6 +43,7 @@ assessing               advice_requested (stays); decision_not_to_issue -> not_i
 draft_plan_issued       draft_response_received (the family's representations, Reg 13(1)),
                         school_consulted (stays); final_plan_issued -> plan_maintained
 plan_maintained         review_meeting_held -> review_held; phase_transfer (stays);
+                        cease_decision -> ceased (Reg 31, outside a review);
                         reassessment_requested -> reassessment_requested;
                         tribunal_order: assess -> assessing,
                         amend_plan | change_school -> amendments_proposed
@@ -58,11 +59,18 @@ reassessment_requested  reassessment_decided: reassess -> assessing,
 refused                 tribunal_order: assess -> assessing
 not_issuing             tribunal_order: make_plan -> assessing
 ceased                  tribunal_order: continue_plan -> plan_maintained
+withdrawn, transferred_out: nothing
 
 A Tribunal order to assess (from refused or plan_maintained) leads to assessing with the
 LA's notice that it will assess still due (Reg 44(2)(b), 2 weeks): ``decision_to_assess``
 with outcome assess records it, once; ``refuse`` is 422.
-withdrawn, transferred_out: nothing
+
+With a plan in place: review_meeting_scheduled (``meeting_on``; then review_invitations_sent
+and review_advice_circulated until the meeting), move_notified and decision_notice_sent
+(all stay); after a review meeting, review_report_sent while the report is pending.
+refused, not_issuing and ceased also accept decision_notice_sent. After a decision notice,
+the family's mediation_contacted, mediation_declined, mediation_requested, mediation_held,
+mediation_certificate_issued and appeal_lodged are recorded (all stay) until a Tribunal order.
 
 Every open state also accepts exception_started, withdrawn -> withdrawn,
 transferred_out -> transferred_out, transferred_in (stays), and, while pending,

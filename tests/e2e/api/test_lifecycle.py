@@ -190,7 +190,8 @@ def test_allowed_steps_in_the_api_match_the_lifecycle(caseworker):
     assert case["allowed_steps"] == allowed_steps(state_from_json({
         "status": "amendments_proposed", "received_on": "2026-01-05",
         "last_step_on": "2027-05-25", "la_code": LA, "school_urn": SCHOOL,
-        "responsible_since": "2026-01-05"}))
+        "responsible_since": "2026-01-05",
+        "review_report_due": True}))  # the path held a review meeting and sent no report
 
 
 @pytest.mark.parametrize("body,field", [
