@@ -18,14 +18,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from shared.problems import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(ServiceUnavailable):
     """PostgreSQL is unreachable (down, restarting, pool exhausted): callers answer 503 and
     consumers retry later; never a 500. RPC callers see it by name (`shared.rpc`)."""
+
+    def __init__(self, reason: str):
+        super().__init__("database", reason)
 
 
 # How long a request waits for a pooled connection before it is told 503.
@@ -57,7 +62,7 @@ def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as exc:  # connection lost, refused, pool timeout
-        raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        raise DatabaseUnavailable(type(exc).__name__) from exc
 
 
 def ensure_database(database_url: str) -> None:

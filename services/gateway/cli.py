@@ -16,6 +16,9 @@ Usage:
   ehcp recipients add --kind school --la-code 881 --school-urn 100001 --name "Oakfield SENCo"
        --email senco@oakfield.example --channels inbox,email,digest
   ehcp recipients remove <id>
+  ehcp dlq list                            dead letters per consumer: counts, reasons, events
+  ehcp dlq replay deadlines [--event-id ID ...]   back to the consumer (fresh retry ladder)
+  ehcp dlq purge deadlines [--event-id ID ...]    dropped for good (audited, like replay)
 """
 
 from __future__ import annotations
@@ -277,6 +280,28 @@ def cmd_recipients(args) -> None:
         print(f"recipient {args.id} removed")
 
 
+def cmd_dlq(args) -> None:
+    """Dead-letter queues through the gateway's API (which audits each action), as a region
+    admin."""
+    admin = {"role": "region_admin"}
+    if args.action == "list":
+        body = _api(args, "GET", "/v1/dead-letters", **admin)
+        for q in body["queues"]:
+            reasons = ", ".join(f"{k} {n}" for k, n in sorted(q["reasons"].items()))
+            print(f"{q['queue']:<28} {q['count']:>6}  {reasons}")
+            for m in q["messages"][:args.show]:
+                print(f"    {m['event_id']}  {m['type'] or '?':<22} {m['error_kind']:<15} "
+                      f"{m['error'][:80]}")
+        print(f"total {body['total']}")
+        return
+    if not args.consumer:
+        raise ValueError(f"dlq {args.action} needs the consumer, e.g. deadlines")
+    body = _api(args, "POST", f"/v1/dead-letters/{args.consumer}/{args.action}",
+                {"event_ids": args.event_id} if args.event_id else None, **admin)
+    verb = "replayed" if args.action == "replay" else "purged"
+    print(f"{body['count']} dead letters of {args.consumer} {verb}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ehcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -346,6 +371,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
     p.add_argument("--token", help="a bearer token (default: EHCP_TOKEN, else signed here)")
     p.set_defaults(fn=cmd_recipients)
+
+    p = sub.add_parser("dlq", help="dead-letter queues: list, replay, purge (via the API)")
+    p.add_argument("action", choices=["list", "replay", "purge"])
+    p.add_argument("consumer", nargs="?", help="replay/purge: deadlines, notifications, ...")
+    p.add_argument("--event-id", action="append", help="only this event (repeat for more)")
+    p.add_argument("--show", type=int, default=10, help="list: messages shown per queue")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    p.add_argument("--token", help="a bearer token (default: EHCP_TOKEN, else signed here)")
+    p.set_defaults(fn=cmd_dlq)
 
     args = parser.parse_args(argv)
     try:

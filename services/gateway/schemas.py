@@ -344,3 +344,10 @@ class ClosureRemoved(Out):
 
 class ClosureList(Out):
     items = fields.List(fields.Nested(Closure))
+
+
+class DeadLetterSelection(Schema):
+    """Which dead letters to replay or purge: these event ids, or (left out) all of them."""
+
+    event_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=10_000),
+                            metadata={"description": "default: every message of the queue"})

@@ -16,6 +16,7 @@ from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
 from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
+from services.gateway.routes_ops import OpsRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
 from shared import broker
@@ -43,7 +44,7 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes, LaRoutes):
+                     NotificationRoutes, LaRoutes, OpsRoutes):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin (nameko collects entrypoints from base classes too)."""
 
