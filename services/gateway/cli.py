@@ -37,7 +37,7 @@ from psycopg.rows import dict_row
 from services.gateway import region
 from services.gateway.auth import ROLES, check_claims, issue_token
 from shared.config import load_config
-from shared.db import ensure_database, ensure_shared_tables, migrate
+from shared.db import SHARED_MIGRATIONS, ensure_database, ensure_shared_tables, migrate
 
 SERVICES_DIR = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,8 @@ def cmd_migrate(args, quiet: bool = False) -> None:
     ensure_database(cfg.database_url)
     for service in ("referrals", "deadlines", "notifications", "gateway"):
         ensure_shared_tables(cfg.database_url, service)
-        applied = migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations")
+        applied = (migrate(cfg.database_url, service, SHARED_MIGRATIONS, prefix="shared/")
+                   + migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations"))
         if not quiet:
             print(f"{service}: {', '.join(applied) or 'up to date'}")
 
