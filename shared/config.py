@@ -28,6 +28,11 @@ class Config:
     relay_batch: int = 500
     sweep_seconds: float = 5.0
     db_pool_size: int = 10
+    # Retention: sent outbox rows and processed inbox ids older than this are deleted (the
+    # inbox must outlive any redelivery, a dead-letter replay included), checked this often.
+    outbox_retention_days: float = 7.0
+    inbox_retention_days: float = 30.0
+    retention_sweep_seconds: float = 3600.0
     max_workers: int = 10
     now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
     log_level: str = "INFO"
@@ -97,6 +102,11 @@ def load_config(service: str, env: dict | None = None) -> Config:
         relay_batch=int(env.get("RELAY_BATCH", Config.relay_batch)),
         sweep_seconds=float(env.get("SWEEP_SECONDS", Config.sweep_seconds)),
         db_pool_size=int(env.get("DB_POOL_SIZE", Config.db_pool_size)),
+        outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS",
+                                            Config.outbox_retention_days)),
+        inbox_retention_days=float(env.get("INBOX_RETENTION_DAYS", Config.inbox_retention_days)),
+        retention_sweep_seconds=float(env.get("RETENTION_SWEEP_SECONDS",
+                                              Config.retention_sweep_seconds)),
         max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
         now=env.get("NOW") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),

@@ -18,14 +18,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from shared.problems import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(ServiceUnavailable):
     """PostgreSQL is unreachable (down, restarting, pool exhausted): callers answer 503 and
     consumers retry later; never a 500. RPC callers see it by name (`shared.rpc`)."""
+
+    def __init__(self, reason: str):
+        super().__init__("database", reason)
 
 
 # How long a request waits for a pooled connection before it is told 503.
@@ -57,7 +62,7 @@ def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as exc:  # connection lost, refused, pool timeout
-        raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        raise DatabaseUnavailable(type(exc).__name__) from exc
 
 
 def ensure_database(database_url: str) -> None:
@@ -73,8 +78,9 @@ def ensure_database(database_url: str) -> None:
                 pass  # another service created it at the same moment
 
 
-def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
-    """Apply the plain-SQL migrations not yet applied to this schema, in order.
+def migrate(database_url: str, schema: str, migrations_dir: Path, prefix: str = "") -> list[str]:
+    """Apply the plain-SQL migrations not yet applied to this schema, in order. `prefix`
+    keeps the versions of shared migrations (every schema's outbox and inbox) apart.
 
     An advisory lock serialises concurrent start-ups of the same service."""
     files = sorted(p for p in migrations_dir.glob("*.sql") if MIGRATION_NAME.match(p.name))
@@ -88,15 +94,16 @@ def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
                 "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
             done = {r[0] for r in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')}
             for path in files:
-                if path.name in done:
+                version = prefix + path.name
+                if version in done:
                     continue
                 with conn.transaction():
                     conn.execute(f'SET LOCAL search_path TO "{schema}"')
                     conn.execute(path.read_text())
                     conn.execute(
                         f'INSERT INTO "{schema}".schema_migrations (version) VALUES (%s)',
-                        (path.name,))
-                applied_now.append(path.name)
+                        (version,))
+                applied_now.append(version)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"migrate:{schema}",))
     if applied_now:
@@ -125,6 +132,10 @@ CREATE TABLE IF NOT EXISTS inbox (
     PRIMARY KEY (consumer, event_id)
 );
 """
+
+
+# Later changes to those tables, applied to every schema, recorded as "shared/<file>".
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def ensure_shared_tables(database_url: str, schema: str) -> None:

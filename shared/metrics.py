@@ -49,9 +49,9 @@ SETTLE_FAILURES = Counter(
 RPC_DROPPED_REDELIVERIES = Counter(
     "ehcp_rpc_dropped_redeliveries_total", "Redelivered RPC requests dropped (may have run)",
     ["service"])
-DEPENDENCY_UP = Gauge(
-    "ehcp_dependency_up", "1 while a backing service answers (broker, database)",
-    ["service", "dependency"])
+RETENTION_PRUNED = Counter(
+    "ehcp_retention_pruned_total", "Sent outbox rows and processed inbox ids deleted by age",
+    ["service", "table"])
 RPC_SECONDS = Histogram(
     "ehcp_rpc_seconds", "RPC call latency seen by the caller", ["service", "target", "method"])
 RPC_ERRORS = Counter(

@@ -7,6 +7,16 @@ from __future__ import annotations
 from nameko.exceptions import deserialize_to_instance
 
 
+class ServiceUnavailable(Exception):
+    """A backing service (another service, the broker, the database) cannot answer now:
+    the gateway renders it as 503, a consumer retries later."""
+
+    def __init__(self, target: str, reason: str):
+        super().__init__(f"{target} unavailable: {reason}")
+        self.target = target
+        self.reason = reason
+
+
 @deserialize_to_instance
 class Problem(Exception):
     def __init__(self, status: int, title: str, detail: str = "", errors: list | None = None,

@@ -20,6 +20,9 @@ from nameko.rpc import RpcProxy
 from shared import broker
 from shared.db import DatabaseUnavailable
 from shared.metrics import RPC_ERRORS, RPC_SECONDS
+from shared.problems import ServiceUnavailable
+
+__all__ = ["ServiceUnavailable", "call", "rpc_proxy"]
 
 # Publishing a request: one quick reconnect (a pooled connection may be stale after a broker
 # restart), never nameko's default of several seconds of retries inside a user's request.
@@ -27,13 +30,6 @@ PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                  "interval_max": 0.2}
 TRANSPORT = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
              "connect_timeout": 2}
-
-
-class ServiceUnavailable(Exception):
-    def __init__(self, target: str, reason: str):
-        super().__init__(f"{target} unavailable: {reason}")
-        self.target = target
-        self.reason = reason
 
 
 def rpc_proxy(target: str, timeout: float) -> RpcProxy:

@@ -11,9 +11,16 @@ from pathlib import Path
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
-from shared import broker
+from shared import broker, retention
 from shared.config import Config, load_config
-from shared.db import Database, ensure_database, ensure_shared_tables, make_pool, migrate
+from shared.db import (
+    SHARED_MIGRATIONS,
+    Database,
+    ensure_database,
+    ensure_shared_tables,
+    make_pool,
+    migrate,
+)
 from shared.logs import setup_logging
 from shared.metrics import serve_metrics
 from shared.outbox import OutboxRelay
@@ -41,6 +48,20 @@ class Storage(DependencyProvider):
     def start(self):
         if self.relay:
             self.relay.start()
+        self.container.spawn_managed_thread(self._prune_forever, identifier="retention")
+
+    def _prune_forever(self) -> None:
+        """Outbox and inbox retention (shared/retention.py), on a timer of its own."""
+        import eventlet
+
+        cfg: Config = self.container.config["EHCP"]
+        ages = {"outbox": cfg.outbox_retention_days, "inbox": cfg.inbox_retention_days}
+        while True:
+            eventlet.sleep(cfg.retention_sweep_seconds)
+            try:
+                retention.prune(self.pool, cfg.service, ages)
+            except Exception as exc:  # database down: the next tick tries again
+                log.warning("retention pruning failed", extra={"error": repr(exc)})
 
     def stop(self):
         if self.relay:
@@ -58,6 +79,7 @@ def prepare(cfg: Config, migrations: Path | None) -> None:
     """Everything that must exist before the service takes or sends a message."""
     ensure_database(cfg.database_url)
     ensure_shared_tables(cfg.database_url, cfg.service)
+    migrate(cfg.database_url, cfg.service, SHARED_MIGRATIONS, prefix="shared/")
     if migrations is not None:
         migrate(cfg.database_url, cfg.service, migrations)
     declare_topology(cfg.amqp_uri)

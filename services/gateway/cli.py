@@ -19,6 +19,9 @@ Usage:
   ehcp recipients remove <id>
   ehcp sen2 export 881 --year 2027 [--out sen2_881_2027.xml]   the LA's SEN2 return (XML
        written to the file, readable by its owner only; the validation report printed)
+  ehcp dlq list                            dead letters per consumer: counts, reasons, events
+  ehcp dlq replay deadlines [--event-id ID ...]   back to the consumer (fresh retry ladder)
+  ehcp dlq purge deadlines [--event-id ID ...]    dropped for good (audited, like replay)
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from psycopg.rows import dict_row
 from services.gateway import gias, region
 from services.gateway.auth import ROLES, check_claims, issue_token
 from shared.config import load_config
-from shared.db import ensure_database, ensure_shared_tables, migrate
+from shared.db import SHARED_MIGRATIONS, ensure_database, ensure_shared_tables, migrate
 
 SERVICES_DIR = Path(__file__).resolve().parents[1]
 
@@ -76,7 +79,8 @@ def cmd_migrate(args, quiet: bool = False) -> None:
     ensure_database(cfg.database_url)
     for service in ("referrals", "deadlines", "notifications", "gateway"):
         ensure_shared_tables(cfg.database_url, service)
-        applied = migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations")
+        applied = (migrate(cfg.database_url, service, SHARED_MIGRATIONS, prefix="shared/")
+                   + migrate(cfg.database_url, service, SERVICES_DIR / service / "migrations"))
         if not quiet:
             print(f"{service}: {', '.join(applied) or 'up to date'}")
 
@@ -372,6 +376,27 @@ def cmd_sen2(args) -> None:
     for e in body["errors"]:
         print(f"  {e['reference']}  {e['module']}.{e['field']}: {e['message']}")
 
+def cmd_dlq(args) -> None:
+    """Dead-letter queues through the gateway's API (which audits each action), as a region
+    admin."""
+    admin = {"role": "region_admin"}
+    if args.action == "list":
+        body = _api(args, "GET", "/v1/dead-letters", **admin)
+        for q in body["queues"]:
+            reasons = ", ".join(f"{k} {n}" for k, n in sorted(q["reasons"].items()))
+            print(f"{q['queue']:<28} {q['count']:>6}  {reasons}")
+            for m in q["messages"][:args.show]:
+                print(f"    {m['event_id']}  {m['type'] or '?':<22} {m['error_kind']:<15} "
+                      f"{m['error'][:80]}")
+        print(f"total {body['total']}")
+        return
+    if not args.consumer:
+        raise ValueError(f"dlq {args.action} needs the consumer, e.g. deadlines")
+    body = _api(args, "POST", f"/v1/dead-letters/{args.consumer}/{args.action}",
+                {"event_ids": args.event_id} if args.event_id else None, **admin)
+    verb = "replayed" if args.action == "replay" else "purged"
+    print(f"{body['count']} dead letters of {args.consumer} {verb}")
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ehcp", description=__doc__,
@@ -461,6 +486,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--token", help="an LA manager's bearer token (default: EHCP_TOKEN, else "
                    "signed here)")
     p.set_defaults(fn=cmd_sen2)
+
+    p = sub.add_parser("dlq", help="dead-letter queues: list, replay, purge (via the API)")
+    p.add_argument("action", choices=["list", "replay", "purge"])
+    p.add_argument("consumer", nargs="?", help="replay/purge: deadlines, notifications, ...")
+    p.add_argument("--event-id", action="append", help="only this event (repeat for more)")
+    p.add_argument("--show", type=int, default=10, help="list: messages shown per queue")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    p.add_argument("--token", help="a bearer token (default: EHCP_TOKEN, else signed here)")
+    p.set_defaults(fn=cmd_dlq)
 
     args = parser.parse_args(argv)
     try:

@@ -24,6 +24,7 @@ LA_ROLES = ("la_caseworker", "la_manager")
 ALL_ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
 NOTIFY_ADMINS = ("la_manager", "region_admin")
 LA_SETTINGS_READERS = ("la_caseworker", "la_manager", "region_admin")
+DLQ_ADMINS = ("region_admin", "ops")
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,24 @@ OPERATIONS: tuple[Operation, ...] = (
               "is the credential; its manager can rotate or revoke it."),
     Operation("get", "/v1/metrics", "The gateway's Prometheus metrics", "operations", ("ops",),
               (200, None), errors=(401, 403), content_type="text/plain"),
+    # Dead-letter queues (routes_ops.py): each action audited in dead_letter_actions.
+    Operation("get", "/v1/dead-letters", "Dead-letter queues: counts, reasons, first messages",
+              "operations", DLQ_ADMINS, (200, None), errors=(401, 403, 503),
+              description="Per consumer: how many events were dead-lettered, counted by "
+              "reason (`invalid`, `undecodable`, `handler_failed`), and the first 100 with "
+              "their event id, type and error. Reading leaves every message in place."),
+    Operation("post", "/v1/dead-letters/{consumer}/replay",
+              "Send dead letters back to their consumer", "operations", DLQ_ADMINS,
+              (200, None), body=gs.DeadLetterSelection,
+              errors=(400, 401, 403, 404, 415, 422, 503),
+              description="All of the queue, or only `event_ids`. Each goes back to the work "
+              "queue with a fresh retry ladder; an event already processed is ignored by the "
+              "consumer's inbox."),
+    Operation("post", "/v1/dead-letters/{consumer}/purge", "Drop dead letters for good",
+              "operations", DLQ_ADMINS, (200, None), body=gs.DeadLetterSelection,
+              errors=(400, 401, 403, 404, 415, 422, 503)),
+    Operation("get", "/v1/dead-letters/actions", "Who listed, replayed or purged dead letters",
+              "operations", DLQ_ADMINS, (200, None), errors=(401, 403, 503)),
     Operation("get", "/healthz", "Liveness", "operations", PUBLIC, (200, gs.Health), errors=()),
     Operation("get", "/readyz", "Readiness: broker and database reachable", "operations",
               PUBLIC, (200, gs.Health), errors=(503,)),

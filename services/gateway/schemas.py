@@ -391,3 +391,10 @@ class Sen2Report(Out):
     figures = fields.Nested(Timeliness)
     counts_agree = fields.Boolean(metadata={
         "description": "decisions, plans and plans within 20 weeks equal the figures"})
+
+
+class DeadLetterSelection(Schema):
+    """Which dead letters to replay or purge: these event ids, or (left out) all of them."""
+
+    event_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=10_000),
+                            metadata={"description": "default: every message of the queue"})

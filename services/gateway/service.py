@@ -18,6 +18,7 @@ from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
 from services.gateway.routes_la import LaRoutes
 from services.gateway.routes_notifications import NotificationRoutes
+from services.gateway.routes_ops import OpsRoutes
 from services.gateway.routes_referrals import ReferralRoutes
 from services.gateway.routes_region import RegionRoutes
 from services.gateway.routes_sen2 import Sen2Routes
@@ -48,8 +49,8 @@ class Auth(DependencyProvider):
 
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
-                     NotificationRoutes, LaRoutes, Sen2Routes, PageSupport, AuthPages,
-                     CasePages):
+                     NotificationRoutes, LaRoutes, Sen2Routes, OpsRoutes, PageSupport,
+                     AuthPages, CasePages):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin, each group of pages in a pages_*.py one (nameko collects entrypoints from base
     classes too)."""

@@ -103,3 +103,38 @@ def test_broker_down_keeps_rows_for_later(infra, outbox):
     with infra.connect(schema) as db:
         assert db.execute("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL"
                           ).fetchone()["n"] == 2
+
+
+def test_retention_prunes_old_sent_rows_and_inbox_ids_in_batches(infra, outbox):
+    """Sent rows and processed ids older than their age go, in batches; unsent rows and
+    recent ones stay; the shared migration gives both deletes an index."""
+    from shared.db import SHARED_MIGRATIONS, migrate
+    from shared.retention import prune
+
+    schema, pool = outbox
+    assert migrate(infra.database_url, schema, SHARED_MIGRATIONS, prefix="shared/") == [
+        "shared/0001_outbox_inbox_retention.sql"]
+    fill(infra, schema, "case.old", 7)
+    with infra.connect(schema) as db:
+        ids = [r["id"] for r in db.execute("SELECT id FROM outbox ORDER BY id")]
+        db.execute("UPDATE outbox SET sent_at = now() - interval '10 days' WHERE id = ANY(%s)",
+                   (ids[:5],))  # five old and sent
+        db.execute("UPDATE outbox SET sent_at = now() - interval '1 day' WHERE id = %s",
+                   (ids[5],))  # sent recently; ids[6] never sent
+        db.execute("UPDATE outbox SET created_at = now() - interval '30 days'")
+        for days in (40, 40, 40, 2):
+            db.execute("INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
+                       "('deadlines', %s, now() - make_interval(days => %s))",
+                       (uuid.uuid4(), days))
+        db.execute("SET enable_seqscan = off")  # a 7-row table: ask whether the index fits
+        plan = "\n".join(r["QUERY PLAN"] for r in db.execute(
+            "EXPLAIN SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() "
+            "ORDER BY sent_at LIMIT 2"))
+
+    assert prune(pool, "test", {"outbox": 7, "inbox": 30}, batch=2) == {"outbox": 5, "inbox": 3}
+    with infra.connect(schema) as db:
+        left = [r["id"] for r in db.execute("SELECT id FROM outbox ORDER BY id")]
+        assert left == ids[5:]
+        assert db.execute("SELECT count(*) AS n FROM inbox").fetchone()["n"] == 1
+    assert "outbox_sent_at" in plan
+    assert prune(pool, "test", {"outbox": 7, "inbox": 30}) == {"outbox": 0, "inbox": 0}

@@ -167,3 +167,60 @@ def test_concurrent_slow_queries_overlap(infra):
     elapsed = float(out.stdout.strip().splitlines()[-1])
     print(f"10 concurrent pg_sleep(0.5): {elapsed:.2f} s")
     assert elapsed < 2.5, "queries ran one after another: the eventlet wait fix is missing"
+
+
+def dead_letter(amqp_uri: str, consumer: str, event: dict | bytes, kind: str) -> None:
+    """Put a message in a consumer's DLQ as the consumer itself would (through ehcp.dlx)."""
+    from kombu import Connection
+
+    body = event if isinstance(event, bytes) else json.dumps(event)
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        conn.Producer().publish(
+            body, exchange="ehcp.dlx", routing_key=f"{consumer}.events",
+            content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+            message_id=None if isinstance(event, bytes) else event["id"], mandatory=True,
+            headers={"x-error": f"synthetic {kind}", "x-error-kind": kind, "x-attempt": 3,
+                     "x-consumer": consumer})
+
+
+def test_dlq_list_replay_purge_through_ehcp_and_audited(system, infra, capsys):
+    """`ehcp dlq`: counts and reasons per queue; a replay reaches the consumer again with a
+    fresh ladder (here: a request that failed while the database was down); a purge drops
+    only what it names; every action is in the audit log with its actor and events."""
+    from services.gateway.cli import main
+
+    drain(infra.amqp_uri, "deadlines.events.dlq")
+    stuck = referral_received("881-2026-90020", school_urn="200020")
+    dead_letter(infra.amqp_uri, "deadlines", stuck, "handler_failed")
+    junk = referral_received("881-2026-90021")
+    dead_letter(infra.amqp_uri, "deadlines", junk, "invalid")
+    cli = ["--url", system.url]
+
+    main(["dlq", "list", *cli])
+    listing = capsys.readouterr().out
+    line = next(row for row in listing.splitlines() if row.startswith("deadlines.events.dlq"))
+    assert line.split()[1] == "2" and "handler_failed 1" in line and "invalid 1" in line
+    assert stuck["id"] in listing and "synthetic handler_failed" in listing
+    assert "total 2" in listing
+
+    main(["dlq", "purge", "deadlines", "--event-id", junk["id"], *cli])
+    assert "1 dead letters of deadlines purged" in capsys.readouterr().out
+    main(["dlq", "replay", "deadlines", *cli])
+    assert "1 dead letters of deadlines replayed" in capsys.readouterr().out
+
+    school = Api(system.url, token("school", school_urn="200020"))
+    wait_for(lambda: alerts_for(school, stuck["payload"]["case_id"]))
+    assert drain(infra.amqp_uri, "deadlines.events.dlq") == []
+
+    ops = Api(system.url, token("ops", sub="ops-on-call"))
+    actions = ops.get("/v1/dead-letters/actions").json()["items"]
+    mine = [a for a in actions if a["actor"] == "ehcp-cli"][:3]
+    assert [(a["action"], a["consumer"], a["count"]) for a in mine] == [
+        ("replay", "deadlines", 1), ("purge", "deadlines", 1), ("list", None, 2)]
+    assert mine[0]["event_ids"] == [stuck["id"]] and mine[1]["event_ids"] == [junk["id"]]
+    # region admins and ops only; an unknown queue is 404
+    assert Api(system.url, token("la_manager", la_code="881")).get(
+        "/v1/dead-letters").status_code == 403
+    assert ops.post("/v1/dead-letters/nosuch/replay").status_code == 404
+    assert ops.post("/v1/dead-letters/deadlines/purge",
+                    {"event_ids": ["not-a-uuid"]}).status_code == 422
