@@ -113,6 +113,13 @@ class DeadlinesService:
         return schedule.timeliness_json(rows[0] if rows else None, la_code, year)
 
     @rpc
+    def timeliness_by_month(self, la_code: str, year: int) -> list[dict]:
+        """Month by month: plans issued, within 20 weeks, breaches (the managers' chart)."""
+        _la_code(la_code)
+        with self.db.read() as conn:
+            return store.timeliness_by_month(conn, int(year), la_code, today(self.settings))
+
+    @rpc
     def get_la_settings(self, la_code: str) -> dict:
         _la_code(la_code)
         with self.db.read() as conn:

@@ -298,3 +298,32 @@ def open_milestone_counts(conn: psycopg.Connection, today: date) -> list[dict]:
     return conn.execute(
         f"SELECT m.la_code, m.rule, {EFFECTIVE_STATUS} AS status, count(*) AS n "
         "FROM milestones m WHERE m.is_open GROUP BY 1, 2, 3", {"today": today}).fetchall()
+
+
+TIMELINESS_BY_MONTH = """
+WITH m AS (
+    SELECT rule, met_on, due_on, coalesce(adjusted_due_on, due_on) AS eff, status
+    FROM milestones WHERE la_code = %(la_code)s
+)
+SELECT month, sum(plans)::int AS plans_issued, sum(within)::int AS within_20_weeks,
+       sum(breaches)::int AS breaches
+FROM (
+    SELECT extract(month FROM met_on)::int AS month, (rule IN ('A6', 'T4'))::int AS plans,
+           (rule IN ('A6', 'T4') AND met_on <= due_on)::int AS within,
+           (met_on > eff)::int AS breaches
+    FROM m WHERE met_on >= %(start)s AND met_on < %(end)s
+    UNION ALL
+    SELECT extract(month FROM eff)::int, 0, 0, 1
+    FROM m WHERE met_on IS NULL AND status IN ('pending', 'breached', 'exception')
+      AND eff >= %(start)s AND eff < least(%(end)s, %(today)s)
+) x GROUP BY month ORDER BY month
+"""
+
+
+def timeliness_by_month(conn: psycopg.Connection, year: int, la_code: str,
+                        today: date) -> list[dict]:
+    """Per month of a year: final plans issued, within 20 weeks (Reg 13(2)), and breaches
+    (milestones met late that month, or open and past their date that month)."""
+    return conn.execute(TIMELINESS_BY_MONTH, {
+        "start": date(year, 1, 1), "end": date(year + 1, 1, 1), "la_code": la_code,
+        "today": today}).fetchall()

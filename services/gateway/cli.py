@@ -8,6 +8,7 @@ Usage:
   ehcp schools import edubasealldata20270104.csv [--la-code 881 ...]  (the GIAS register)
   ehcp user add senco-1 --role school --school-urn 100001     ehcp user list
   ehcp user disable senco-1      (every token of senco-1 is refused from now on)
+  ehcp user password senco-1     (local sign-in to the pages; prompts, or --password)
   ehcp migrate            apply every service's migrations (also done at each start-up)
   ehcp seed-demo [--url http://127.0.0.1:8000]   demo region, tokens, and demo requests
   ehcp closures list 881 [--url URL]      school closures (term dates) of an LA
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from datetime import date, timedelta
@@ -38,7 +40,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from services.gateway import gias, region
+from services.gateway import gias, region, sessions
 from services.gateway.auth import ROLES, check_claims, issue_token
 from shared.config import load_config
 from shared.db import SHARED_MIGRATIONS, ensure_database, ensure_shared_tables, migrate
@@ -192,6 +194,16 @@ def cmd_user(args) -> None:
             return
         if not args.sub:
             raise ValueError(f"user {args.action} needs a subject")
+        if args.action == "password":
+            import getpass
+
+            password = args.password or getpass.getpass(f"password for {args.sub}: ")
+            if len(password) < 10:
+                raise ValueError("a password has at least 10 characters")
+            if not sessions.set_password(conn, args.sub, password):
+                raise ValueError(f"no user {args.sub}")
+            print(f"password of {args.sub} set")
+            return
         if args.action == "add":
             if not args.role:
                 raise ValueError("user add needs --role")
@@ -262,6 +274,11 @@ def cmd_seed_demo(args) -> None:
         for _, claims in DEMO_ROLES:  # listed, so a region admin can disable them
             region.upsert_user(conn, claims["sub"], claims["role"], claims.get("la_code"),
                                claims.get("school_urn"))
+        # A fresh password per demo run for the pages' local sign-in, printed below.
+        passwords = {claims["sub"]: "demo-" + secrets.token_urlsafe(8)
+                     for _, claims in DEMO_ROLES}
+        for sub_, password in passwords.items():
+            sessions.set_password(conn, sub_, password)
     cfg = load_config("gateway")
     tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
               for label, claims in DEMO_ROLES}
@@ -282,6 +299,9 @@ def cmd_seed_demo(args) -> None:
         print(f"  {label}:\n    {tok}")
     if args.tokens_file:
         Path(args.tokens_file).write_text(json.dumps(tokens, indent=2))
+    print(f"\nSign in to the pages at {(args.url or cfg.public_url).rstrip('/')}/sign-in as:")
+    for label, claims in DEMO_ROLES:
+        print(f"  {label:34} username {claims['sub']:16} password {passwords[claims['sub']]}")
 
 
 def _api(args, method: str, path: str, json: dict | None = None, **claims) -> dict:
@@ -435,8 +455,9 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(fn=cmd_schools_import)
 
     p = sub.add_parser("user", help="manage users (staff) of the region")
-    p.add_argument("action", choices=["add", "list", "disable", "enable"])
+    p.add_argument("action", choices=["add", "list", "disable", "enable", "password"])
     p.add_argument("sub", nargs="?")
+    p.add_argument("--password", help="password: set (default: asked for)")
     p.add_argument("--role", choices=ROLES)
     p.add_argument("--la-code")
     p.add_argument("--school-urn")

@@ -26,6 +26,16 @@ def load_body(schema: type, body: dict) -> dict:
         raise validation_problem(exc.messages) from None
 
 
+def check_user_claims(user: dict) -> None:
+    """What a user of each role must carry (the API and the admin pages)."""
+    if user["role"] in ("la_caseworker", "la_manager") and not user["la_code"]:
+        raise Problem(422, "Validation failed", "la_code: required for an LA role",
+                      [{"field": "la_code", "message": "required for an LA role"}])
+    if user["role"] == "school" and not user["school_urn"]:
+        raise Problem(422, "Validation failed", "school_urn: required for a school",
+                      [{"field": "school_urn", "message": "required for a school"}])
+
+
 class RegionRoutes:
     @http("GET", "/v1/las")
     @endpoint("/v1/las")
@@ -74,12 +84,7 @@ class RegionRoutes:
     def add_user(self, request):
         self._actor(request, ADMIN)
         user = load_body(schemas.User, read_object(request))
-        if user["role"] in ("la_caseworker", "la_manager") and not user["la_code"]:
-            raise Problem(422, "Validation failed", "la_code: required for an LA role",
-                          [{"field": "la_code", "message": "required for an LA role"}])
-        if user["role"] == "school" and not user["school_urn"]:
-            raise Problem(422, "Validation failed", "school_urn: required for a school",
-                          [{"field": "school_urn", "message": "required for a school"}])
+        check_user_claims(user)
         with self.db.unit_of_work() as uow:
             row = region.upsert_user(uow.conn, user["sub"], user["role"], user["la_code"],
                                      user["school_urn"])

@@ -13,6 +13,7 @@ from services.gateway.http import endpoint, json_response
 from services.gateway.pages import PageSupport
 from services.gateway.pages_auth import AuthPages
 from services.gateway.pages_cases import CasePages
+from services.gateway.pages_manage import ManagePages
 from services.gateway.routes_alerts import AlertRoutes
 from services.gateway.routes_deadlines import DeadlineRoutes
 from services.gateway.routes_docs import DocRoutes
@@ -50,7 +51,7 @@ class Auth(DependencyProvider):
 
 class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, DocRoutes,
                      NotificationRoutes, LaRoutes, Sen2Routes, OpsRoutes, PageSupport,
-                     AuthPages, CasePages):
+                     AuthPages, CasePages, ManagePages):
     """Dependencies and helpers here; each group of routes lives in its own routes_*.py
     mixin, each group of pages in a pages_*.py one (nameko collects entrypoints from base
     classes too)."""

@@ -16,8 +16,9 @@ from shared.db import UnitOfWork
 CASE_ROLES = ("school", "la_caseworker", "la_manager")
 FAR_FUTURE = "9999-12-31"  # the sort key of a case with nothing due (last by next due)
 # Sort orders of the case list: SQL key columns, each paged by keyset (cursor = last key).
+NEXT_DUE = "coalesce(next_due_on, '9999-12-31'::date)"  # as indexed (0005_case_list.sql)
 SORT_KEYS = {
-    "next_due": ("coalesce(next_due_on, '9999-12-31'::date)", "reference", "id"),
+    "next_due": (NEXT_DUE, "reference", "id"),
     "received_on": ("received_on", "reference", "id"),
     "reference": ("reference", "id"),
 }
@@ -139,15 +140,17 @@ def _list_where(actor: dict, filters: dict, today: date) -> tuple[list[str], lis
         args.append(filters["assigned_to"])
     if filters.get("unassigned"):
         clauses.append("assigned_to IS NULL")
+    # Deadline filters on the indexed sort expression, so they bound the index range
+    # (a case with nothing due sorts as far future and is never due nor overdue).
     if filters.get("due_within") is not None:
         # the next key date within N days, overdue ones included
-        clauses.append("next_due_on <= %s::date + %s::int")
+        clauses.append(f"{NEXT_DUE} <= %s::date + %s::int")
         args.extend([today, filters["due_within"]])
     if filters.get("overdue") is True:
-        clauses.append("next_due_on < %s")
+        clauses.append(f"{NEXT_DUE} < %s")
         args.append(today)
     elif filters.get("overdue") is False:
-        clauses.append("(next_due_on IS NULL OR next_due_on >= %s)")
+        clauses.append(f"{NEXT_DUE} >= %s")
         args.append(today)
     return clauses, args
 
