@@ -46,6 +46,7 @@ MILESTONE_LABELS: dict[str, str] = {
     "transfer_notice": "New LA's notice after transfer (6 weeks)",
     "mediation_contact": "Contact with a mediation adviser (2 months)",
     "mediation_certificate": "Mediation certificate (3 working days)",
+    "mediation_meeting": "Mediation arranged by the LA (30 days)",
     "appeal": "Tribunal appeal window (2 months)",
     "tribunal_assess_notice": "Tribunal order: notice of assessment (2 weeks)",
     "tribunal_no_plan_notice": "Tribunal order: notice that no plan will be made (10 weeks)",
