@@ -46,8 +46,8 @@ class Config:
     header_read_seconds: float = 10.0  # gateway: request line and headers likewise
     idle_seconds: float = 30.0  # gateway: a kept-alive connection idle this long is closed
     max_token_seconds: int = 12 * 3600  # longest `exp - iat` a token may have
-    auth_failures_per_minute: int = 10  # per subject and per client address, then 429
-
+    auth_failures_per_subject: int = 10  # failed sign-ins a minute per claimed subject
+    auth_failures_per_ip: int = 60  # and per client address (a school's NAT is one address)
     queue_type: str = "classic"  # or quorum: replicated event queues (shared/topology.py)
     # The environment as read by the loader: services with settings of their own (SMTP for
     # notifications) parse their section from here, so the environment is read in one place.
@@ -118,9 +118,9 @@ def load_config(service: str, env: dict | None = None) -> Config:
         header_read_seconds=float(env.get("HEADER_READ_SECONDS", Config.header_read_seconds)),
         idle_seconds=float(env.get("IDLE_SECONDS", Config.idle_seconds)),
         max_token_seconds=int(env.get("MAX_TOKEN_SECONDS", Config.max_token_seconds)),
-        auth_failures_per_minute=int(env.get("AUTH_FAILURES_PER_MINUTE",
-                                             Config.auth_failures_per_minute)),
-
+        auth_failures_per_subject=int(env.get("AUTH_FAILURES_PER_SUBJECT",
+                                              Config.auth_failures_per_subject)),
+        auth_failures_per_ip=int(env.get("AUTH_FAILURES_PER_IP", Config.auth_failures_per_ip)),
         queue_type=_queue_type(env.get("QUEUE_TYPE", Config.queue_type)),
         env=dict(env),
     )

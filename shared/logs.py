@@ -35,9 +35,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
+class OrdinaryRefusals(logging.Filter):
+    """nameko logs every exception a worker raised as an error with its traceback, also a
+    Problem with a 4xx status (a refused request is the service working as intended): those
+    are written at info, without traceback; 5xx and anything else stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        status = getattr(exc, "status", None)
+        if (record.name.startswith("nameko") and type(exc).__name__ == "Problem"
+                and isinstance(status, int) and 400 <= status < 500):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = f"request refused: {status} {exc.title}", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(OrdinaryRefusals())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

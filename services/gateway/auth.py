@@ -1,9 +1,12 @@
 """Bearer tokens (JWT): the deployment's own (HS256), an external OpenID Connect issuer's
 (verified against its JWKS, e.g. Microsoft Entra ID), or both, by configuration.
 
-Every token is checked in full on each request: signature, expiry, issuer, audience, and
-a known role with the tenancy claim that role needs. Anything wrong is a 401 that names
-no detail an attacker could use.
+Every token is checked in full on each request: signature, expiry, issuer, audience, a
+lifetime (`exp - iat`) of at most MAX_TOKEN_SECONDS, and a known role with the tenancy
+claim that role needs. A local token must also match its subject's row in the users table
+(`reconcile`): role, LA and school come from there, so a user moved to another LA or role
+cannot keep using an older token. Anything wrong is a 401 that names no detail an attacker
+could use. Outside EHCP_MODE=demo the gateway refuses to start with a public secret.
 
 Configuration (environment, read once at start-up):
   AUTH_MODE            local (default) | oidc | both (chosen per token by its `iss`)
@@ -25,7 +28,8 @@ import re
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import jwt
@@ -38,6 +42,10 @@ ROLES = ("school", "la_caseworker", "la_manager", "region_admin", "ops")
 # role gives case contents, region_admin and ops never do.
 ROLE_PRIORITY = ("la_manager", "la_caseworker", "school", "region_admin", "ops")
 LA_ROLES = ("la_caseworker", "la_manager")
+# What a region admin may issue tokens for through the API: roles that never read a case.
+# Tokens of roles that see children's names come from the identity provider or from an
+# operator's `ehcp token` (who holds the signing secret anyway).
+GRANTABLE_BY_REGION_ADMIN = ("region_admin", "ops")
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30  # clock skew tolerated between issuer and gateway
 _LA_CODE = re.compile(r"^\d{3}$")
@@ -74,6 +82,21 @@ def check_claims(roles: list[str], la_code: str | None, school_urn: str | None) 
         raise ValueError("an LA token needs an LA code")
 
 
+# Secrets published in this repository (the loader's default and docker-compose.yml's):
+# anyone can sign tokens with them, so production refuses them, and anything short.
+PUBLIC_SECRETS = (Config.jwt_secret, "change-me-in-production-0123456789abcdef")
+MIN_SECRET_BYTES = 32
+
+
+def check_secret(cfg: Config) -> None:
+    """Refuse (ValueError) a public or short JWT_SECRET outside demo mode."""
+    if cfg.demo:
+        return
+    if cfg.jwt_secret in PUBLIC_SECRETS or len(cfg.jwt_secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError("JWT_SECRET is the public default or shorter than 32 bytes: set a "
+                         "secret of your own, or EHCP_MODE=demo for a local demo")
+
+
 def unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail)
 
@@ -97,10 +120,12 @@ class AuthSettings:
     la_claim: str = "la_code"
     school_claim: str = "school_urn"
     sub_claim: str = ""
+    max_token_seconds: int = Config.max_token_seconds
 
     @classmethod
     def from_env(cls, cfg: Config, env: Mapping[str, str] | None = None) -> AuthSettings:
         env = cfg.env if env is None else env  # the one loader's copy of the environment
+        check_secret(cfg)
         mode = env.get("AUTH_MODE", "local").strip().lower()
         if mode not in ("local", "oidc", "both"):
             raise ValueError("AUTH_MODE must be local, oidc or both")
@@ -113,7 +138,7 @@ class AuthSettings:
             role_claim=env.get("OIDC_ROLE_CLAIM", "roles"),
             la_claim=env.get("OIDC_LA_CLAIM", "la_code"),
             school_claim=env.get("OIDC_SCHOOL_CLAIM", "school_urn"),
-            sub_claim=env.get("OIDC_SUB_CLAIM", ""))
+            sub_claim=env.get("OIDC_SUB_CLAIM", ""), max_token_seconds=cfg.max_token_seconds)
         if mode != "local" and not (settings.oidc_issuer and settings.oidc_audience):
             raise ValueError("AUTH_MODE=oidc needs OIDC_ISSUER and OIDC_AUDIENCE")
         return settings
@@ -131,6 +156,7 @@ class Authenticator:
     def __init__(self, settings: AuthSettings):
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
+        self.failures = FailureLimiter()  # failed sign-ins, counted by the gateway
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         # Built on first use, not at start-up: the gateway starts (and answers /healthz)
@@ -156,7 +182,18 @@ class Authenticator:
         s = self.settings
         use_oidc = s.mode == "oidc" or (s.mode == "both" and unverified.get("iss") == s.oidc_issuer)
         claims = self._verify_oidc(token) if use_oidc else self._verify_local(token)
-        return self._actor(claims, oidc=use_oidc)
+        actor = self._actor(claims, oidc=use_oidc)
+        self._check_lifetime(claims)
+        return actor
+
+    def _check_lifetime(self, claims: dict) -> None:
+        """A stolen token must not work for a century: exp - iat (or exp - now when the
+        issuer sets no iat) is at most max_token_seconds."""
+        issued = claims.get("iat", time.time())
+        if not isinstance(issued, int | float) or not isinstance(claims["exp"], int | float):
+            raise unauthorized("The token is not valid.")
+        if claims["exp"] - issued > self.settings.max_token_seconds + LEEWAY_SECONDS:
+            raise unauthorized("The token's lifetime is longer than this deployment allows.")
 
     def _verify_local(self, token: str) -> dict:
         s = self.settings
@@ -207,5 +244,72 @@ class Authenticator:
             raise unauthorized("The token names no subject.")
         return {"sub": sub, "role": roles[0], "roles": roles,
                 "la_code": la_code if isinstance(la_code, str) else None,
-                "school_urn": school_urn if isinstance(school_urn, str) else None}
+                "school_urn": school_urn if isinstance(school_urn, str) else None,
+                "local": not oidc}
 
+
+def reconcile(actor: dict, user: dict | None) -> dict:
+    """The actor as the users table says it is now. A local token whose subject is unknown,
+    disabled, or whose roles, LA or school differ from its row (moved, promoted, demoted
+    since the token was signed) is refused; an OIDC token is the identity provider's word,
+    refused only when its subject is listed and disabled."""
+    local = actor["local"]
+    actor = {k: v for k, v in actor.items() if k != "local"}  # the services' Actor schema
+    if user is not None and not user["active"]:
+        raise unauthorized("This account is disabled.")
+    if not local:
+        return actor
+    if user is None:
+        raise unauthorized("The token's subject is not a user of this deployment.")
+    roles = [r for r in ROLE_PRIORITY if r in {user["role"], *user["extra_roles"]}]
+    if (set(roles) != set(actor["roles"]) or user["la_code"] != actor["la_code"]
+            or user["school_urn"] != actor["school_urn"]):
+        raise unauthorized("The account changed since this token was issued: ask for a new "
+                           "token.")
+    return {**actor, "role": roles[0], "roles": roles, "la_code": user["la_code"],
+            "school_urn": user["school_urn"]}
+
+
+class FailureLimiter:
+    """Failed authentications per key (a client address, a claimed subject) in a sliding
+    window: past `limit` failures in `window` seconds the key is refused (429) until the
+    oldest failure leaves the window. Per process: each gateway instance counts its own."""
+
+    MAX_KEYS = 50_000  # beyond this, keys with no recent failure are forgotten
+
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str, limit: int) -> int:
+        """Seconds until `key` may try again (0: now)."""
+        times = self._recent(key)
+        if times is None or len(times) < limit:
+            return 0
+        return max(1, int(times[-limit] + self.window - self.clock()) + 1)
+
+    def fail(self, key: str) -> None:
+        if len(self._failures) >= self.MAX_KEYS:
+            for k in [k for k in self._failures if not self._recent(k)]:
+                del self._failures[k]
+        self._failures.setdefault(key, deque()).append(self.clock())
+
+    def _recent(self, key: str) -> deque[float] | None:
+        times = self._failures.get(key)
+        if times is not None:
+            cutoff = self.clock() - self.window
+            while times and times[0] <= cutoff:
+                times.popleft()
+        return times
+
+
+def claimed_subject(header: str | None) -> str | None:
+    """The `sub` a token claims, before any check: only to count failures per subject."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    try:
+        sub = jwt.decode(header[7:].strip(), options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
+        return None
+    return sub[:200] if isinstance(sub, str) and sub else None

@@ -2,6 +2,7 @@
 
 Usage:
   ehcp token --role school --school-urn 100001 [--la-code 881] [--sub NAME] [--ttl SECONDS]
+                (also lists the user with these claims: the gateway checks tokens against it)
   ehcp token --role la_manager --la-code 881 --also-role region_admin
   ehcp la add 881 "Northshire County Council"      ehcp la list
   ehcp school add 100001 "Oakfield Primary" --la-code 881      ehcp school list [--la-code 881]
@@ -34,6 +35,7 @@ import re
 import secrets
 import sys
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -214,11 +216,26 @@ def cmd_user(args) -> None:
     print(f"user {args.sub} {args.action}d" if args.action != "add" else f"user {args.sub} saved")
 
 
-def cmd_token(args) -> None:
+def signed_token(*, role: str, la_code: str | None = None, school_urn: str | None = None,
+                 sub: str | None = None, ttl: int | None = None,
+                 extra_roles: tuple[str, ...] | list[str] = ()) -> str:
+    """A token signed here, for a user listed (or updated) in the users table to match it:
+    the gateway accepts a local token only for a user whose row says the same."""
     cfg = load_config("gateway")
-    print(issue_token(cfg.jwt_secret, role=args.role, la_code=args.la_code,
-                      school_urn=args.school_urn, sub=args.sub, ttl=args.ttl,
-                      extra_roles=args.also_role or ()))
+    ttl = cfg.max_token_seconds if ttl is None else ttl
+    if ttl > cfg.max_token_seconds:
+        raise ValueError(f"--ttl is at most MAX_TOKEN_SECONDS ({cfg.max_token_seconds})")
+    check_claims([role, *extra_roles], la_code, school_urn)
+    sub = sub or f"{role}-{uuid.uuid4().hex[:8]}"
+    with _gateway_db() as conn:
+        region.upsert_user(conn, sub, role, la_code, school_urn, extra_roles)
+    return issue_token(cfg.jwt_secret, role=role, la_code=la_code, school_urn=school_urn,
+                       sub=sub, ttl=ttl, extra_roles=extra_roles)
+
+
+def cmd_token(args) -> None:
+    print(signed_token(role=args.role, la_code=args.la_code, school_urn=args.school_urn,
+                       sub=args.sub, ttl=args.ttl, extra_roles=args.also_role or ()))
 
 
 def demo_requests(today: date) -> list[tuple[str, dict]]:
@@ -280,21 +297,20 @@ def cmd_seed_demo(args) -> None:
         for sub_, password in passwords.items():
             sessions.set_password(conn, sub_, password)
     cfg = load_config("gateway")
-    tokens = {label: issue_token(cfg.jwt_secret, ttl=7 * 24 * 3600, **claims)
-              for label, claims in DEMO_ROLES}
+    # each demo role is listed as a user, so a region admin can disable it
+    tokens = {label: signed_token(**claims) for label, claims in DEMO_ROLES}
     if args.url:
-        seed_demo_recipients(args.url, issue_token(cfg.jwt_secret, role="region_admin",
-                                                   sub="region-admin"))
+        seed_demo_recipients(args.url, signed_token(role="region_admin", sub="region-admin"))
         today = date.fromisoformat(cfg.now[:10]) if cfg.now else date.today()
         for urn, body in demo_requests(today):
-            school_token = issue_token(cfg.jwt_secret, role="school", school_urn=urn)
+            school_token = signed_token(role="school", school_urn=urn, sub=f"demo-{urn}")
             r = requests.post(f"{args.url}/v1/referrals", json=body, timeout=15,
                               headers={"Authorization": f"Bearer {school_token}",
                                        "Idempotency-Key": f"demo-{urn}-{body['received_on']}"})
             if r.status_code != 201:
                 sys.exit(f"demo request failed: {r.status_code} {r.text}")
         print(f"submitted {len(demo_requests(today))} demo requests")
-    print("\nDemo bearer tokens (valid 7 days):")
+    print(f"\nDemo bearer tokens (valid {cfg.max_token_seconds // 3600} hours):")
     for label, tok in tokens.items():
         print(f"  {label}:\n    {tok}")
     if args.tokens_file:
@@ -309,8 +325,9 @@ def _api(args, method: str, path: str, json: dict | None = None, **claims) -> di
     signed here with `claims`; a problem answer becomes a readable error."""
     import requests
 
-    bearer = args.token or os.environ.get("EHCP_TOKEN") or issue_token(
-        load_config("gateway").jwt_secret, sub="ehcp-cli", ttl=300, **claims)
+    bearer = args.token or os.environ.get("EHCP_TOKEN") or signed_token(
+        sub=f"ehcp-cli-{claims['role']}-{claims.get('la_code') or 'region'}", ttl=300,
+        **claims)
     r = requests.request(method, f"{args.url.rstrip('/')}{path}", json=json, timeout=15,
                          headers={"Authorization": f"Bearer {bearer}"})
     if r.status_code >= 400:
@@ -428,7 +445,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--la-code")
     p.add_argument("--school-urn")
     p.add_argument("--sub")
-    p.add_argument("--ttl", type=int, default=8 * 3600)
+    p.add_argument("--ttl", type=int, default=8 * 3600,
+                   help="seconds, at most MAX_TOKEN_SECONDS (default 12 h)")
     p.add_argument("--also-role", action="append", choices=ROLES,
                    help="a further role (e.g. region_admin with an LA role)")
     p.set_defaults(fn=cmd_token)

@@ -37,8 +37,11 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> Respo
 
 
 def problem_response(problem: Problem) -> Response:
+    headers = {}
+    if problem.status in (429, 503) and problem.extra.get("retry_after"):
+        headers["Retry-After"] = str(problem.extra["retry_after"])
     return Response(json.dumps(problem.body(), default=_default), status=problem.status,
-                    mimetype="application/problem+json")
+                    mimetype="application/problem+json", headers=headers)
 
 
 MAX_JSON_DEPTH = load_config("gateway").max_json_depth

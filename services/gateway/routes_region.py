@@ -5,15 +5,20 @@ LAs and schools; only region admins change them or manage users."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
+
 from marshmallow import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Response
 
 from services.gateway import region, schemas
-from services.gateway.auth import issue_token
+from services.gateway.auth import GRANTABLE_BY_REGION_ADMIN, issue_token
 from services.gateway.http import endpoint, json_response, read_object
 from services.gateway.wsgi import http
 from shared.problems import Problem, not_found, validation_problem
+
+log = logging.getLogger(__name__)
 
 ADMIN = ("region_admin",)
 TOKEN_TTL = 8 * 3600
@@ -111,21 +116,35 @@ class RegionRoutes:
     @http("POST", "/v1/users/<string:sub>/token")
     @endpoint("/v1/users/{id}/token")
     def user_token(self, request, sub):
-        self._actor(request, ADMIN)
-        with self.db.read() as conn:
-            user = region.get_user(conn, sub)
-        if user is None:
-            raise not_found("user")
-        if not user["active"]:
-            raise Problem(409, "User disabled", "Enable the user before issuing a token.")
+        """A region admin issues a token for a listed user, only of a role that never reads
+        a case (GRANTABLE_BY_REGION_ADMIN), and every grant is recorded in token_grants."""
+        admin = self._actor(request, ADMIN)
         if self.auth.settings.mode == "oidc":
             raise Problem(409, "Tokens come from the identity provider",
                           "This deployment verifies OpenID Connect tokens only.")
+        ttl = min(TOKEN_TTL, self.settings.max_token_seconds)
+        with self.db.unit_of_work() as uow:
+            user = region.get_user(uow.conn, sub)
+            if user is None:
+                raise not_found("user")
+            if not user["active"]:
+                raise Problem(409, "User disabled", "Enable the user before issuing a token.")
+            roles = [user["role"], *user["extra_roles"]]
+            refused = [r for r in roles if r not in GRANTABLE_BY_REGION_ADMIN]
+            if refused:
+                raise Problem(403, "Forbidden",
+                              f"A region admin may not issue tokens for the role "
+                              f"{refused[0]}: it comes from the identity provider or an "
+                              "operator.")
+            expires = datetime.now(UTC) + timedelta(seconds=ttl)  # real time, as the token's
+            region.record_grant(uow.conn, admin["sub"], user, roles, expires, admin["source"])
         token = issue_token(self.settings.jwt_secret, role=user["role"],
                             la_code=user["la_code"], school_urn=user["school_urn"],
-                            sub=user["sub"], ttl=TOKEN_TTL, issuer=self.settings.jwt_issuer,
-                            audience=self.settings.jwt_audience)
-        return json_response({"token": token, "expires_in": TOKEN_TTL}, 201)
+                            sub=user["sub"], ttl=ttl, issuer=self.settings.jwt_issuer,
+                            audience=self.settings.jwt_audience,
+                            extra_roles=user["extra_roles"])
+        log.info("token issued", extra={"route": "/v1/users/{id}/token", "subject": admin["sub"]})
+        return json_response({"token": token, "expires_in": ttl}, 201)
 
     @http("GET", "/v1/metrics")
     @endpoint("/v1/metrics")

@@ -7,8 +7,13 @@ import logging
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 
-from services.gateway import joins, openapi
-from services.gateway.auth import Authenticator, AuthSettings
+from services.gateway import joins, openapi, region
+from services.gateway.auth import (
+    Authenticator,
+    AuthSettings,
+    claimed_subject,
+    reconcile,
+)
 from services.gateway.http import endpoint, json_response
 from services.gateway.pages import PageSupport
 from services.gateway.pages_auth import AuthPages
@@ -40,7 +45,7 @@ DEADLINES_CHUNK = 500  # case ids per deadlines RPC: keeps each reply well under
 
 
 class Auth(DependencyProvider):
-    """The token verifier, built once per process from the configuration."""
+    """The token verifier and the failed-sign-in counter, built once per process."""
 
     def setup(self):
         self.authenticator = Authenticator(AuthSettings.from_env(self.container.config["EHCP"]))
@@ -75,10 +80,9 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
         """The verified caller. A caller with none of `roles` gets 403, or 404 when `hide`
         (a case route: even its existence is not for them). Which cases a caller sees is
         decided by its primary role (`role`), never by the others it holds."""
-        actor = self.auth.authenticate(request.headers.get("Authorization"))
+        header = request.headers.get("Authorization")
+        actor = self._authenticated(header, request.remote_addr or "-")
         request.environ["ehcp.subject"] = actor["sub"]  # for the access log
-        if self._disabled(actor["sub"]):
-            raise Problem(401, "Unauthorized", "This account is disabled.")
         if not set(actor["roles"]) & set(roles):
             if hide:
                 raise Problem(404, "Not found", "No such case.")
@@ -86,13 +90,37 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
         actor["source"] = request.remote_addr
         return actor
 
-    def _disabled(self, sub: str) -> bool:
+    def _authenticated(self, header: str | None, address: str) -> dict:
+        """Token checks, then the users table (`reconcile`). Failures are counted per client
+        address and per claimed subject; past the limit, 429 before any check is made."""
+        cfg, failures = self.settings, self.auth.failures
+        keys = [(f"ip:{address}", cfg.auth_failures_per_ip)]
+        subject = claimed_subject(header)
+        if subject:
+            keys.append((f"sub:{subject}", cfg.auth_failures_per_subject))
+        wait = max(failures.retry_after(key, limit) for key, limit in keys)
+        if wait:
+            raise Problem(429, "Too many failed sign-ins",
+                          f"Too many failed attempts; try again in {wait} s.",
+                          extra={"retry_after": wait})
+        try:
+            actor = self.auth.authenticate(header)
+            return reconcile(actor, self._account(actor["sub"]))
+        except Problem as problem:
+            if problem.status == 401:
+                for key, _ in keys:
+                    failures.fail(key)
+                log.info("authentication refused", extra={"status": 401, "error": problem.detail})
+            raise
+
+    def _account(self, sub: str) -> dict | None:
+        """The subject's users row: one indexed read per request (no cache, so disabling or
+        moving a user takes effect at once on every gateway instance)."""
         try:
             with self.db.read() as conn:
-                row = conn.execute("SELECT active FROM users WHERE sub = %s", (sub,)).fetchone()
+                return region.get_user(conn, sub)
         except Exception as exc:  # the database is down or the pool exhausted: 503
             raise ServiceUnavailable("database", type(exc).__name__) from None
-        return row is not None and not row["active"]
 
     def _deadlines_of(self, case_ids: list[str]) -> dict[str, list[dict]]:
         """Milestones per case, from the deadlines service (never from its tables)."""

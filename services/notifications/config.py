@@ -4,10 +4,11 @@ environment as read by the one loader (shared/config.py, `Config.env`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 
 from services.notifications.email import EmailSettings
+from services.notifications.urlpolicy import WebhookPolicy
 from shared.config import Config
 
 
@@ -26,6 +27,8 @@ class NotifyConfig:
     digest_at: time = time(7, 0)
     digest_tz: str = "Europe/London"
     digest_poll_seconds: float = 60.0
+    # https and public addresses only, unless EHCP_MODE=demo (local receivers, plain http)
+    webhook_policy: WebhookPolicy = WebhookPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifyConfig:
@@ -50,4 +53,5 @@ class NotifyConfig:
 
 
 def notify_config(cfg: Config) -> NotifyConfig:
-    return NotifyConfig.from_env(cfg.env)
+    return replace(NotifyConfig.from_env(cfg.env),
+                   webhook_policy=WebhookPolicy.for_mode(cfg.demo))

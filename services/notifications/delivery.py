@@ -43,7 +43,8 @@ def send(row: dict, cfg: NotifyConfig) -> None:
         if not row["webhook_url"] or not row["webhook_secret"]:
             raise DeliveryFailed("recipient has no webhook URL or secret", retryable=False)
         webhooks.deliver(row["webhook_url"], row["webhook_secret"], f"msg_{delivery_id}",
-                         content["body"].encode(), cfg.webhook_timeout)
+                         content["body"].encode(), cfg.webhook_timeout,
+                         policy=cfg.webhook_policy)
 
 
 def attempt(db: Database, row: dict, cfg: NotifyConfig) -> str:

@@ -11,6 +11,7 @@ from nameko.rpc import rpc
 
 from services.notifications import calendar_feed, delivery, digest, directory, inbox, store
 from services.notifications.config import NotifyConfig, notify_config
+from services.notifications.urlpolicy import UrlRefused, check_url
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_once
@@ -122,10 +123,20 @@ class NotificationsService:
             raise not_found("recipient")  # another LA's entry: do not reveal it exists
         return row
 
+    def _check_webhook_url(self, data: dict) -> None:
+        """The URL policy when an address is saved (and again at each send: delivery.py)."""
+        if data.get("webhook_url"):
+            try:
+                check_url(data["webhook_url"], self.notify.webhook_policy)
+            except UrlRefused as exc:
+                raise Problem(422, "Validation failed", f"webhook_url: {exc}",
+                              [{"field": "webhook_url", "message": str(exc)}]) from None
+
     @rpc
     def create_recipient(self, actor: dict, body: dict) -> dict:
         directory.require_manager(actor)
         data = directory.load_body(body)
+        self._check_webhook_url(data)
         if not directory.may_manage(actor, data["la_code"]):
             raise Problem(403, "Forbidden", "You manage recipients of your own LA only.")
         secret = new_secret() if data["webhook_url"] else None
@@ -154,6 +165,7 @@ class NotificationsService:
     @rpc
     def update_recipient(self, actor: dict, recipient_id: str, body: dict) -> dict:
         changes = directory.load_body(body, partial=True)
+        self._check_webhook_url(changes)
         with self.db.unit_of_work() as uow:
             row = self._managed(uow.conn, actor, recipient_id, for_update=True)
             merged = {**row, **changes}

@@ -13,14 +13,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import random
 import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 import requests
 
 from services.notifications.email import DeliveryFailed
+from services.notifications.urlpolicy import (
+    Resolver,
+    UrlRefused,
+    WebhookPolicy,
+    check_url,
+    pinned_session,
+)
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DeliveryFailed",
@@ -115,33 +127,51 @@ def _retry_after(response: requests.Response) -> float | None:
     return None  # an HTTP-date form is rare for webhooks; fall back to our backoff
 
 
+UNREACHABLE = "webhook receiver unreachable"  # one message for every network-level failure
+
+
 def deliver(url: str, secret: str | bytes, msg_id: str, body: bytes, timeout: float, *,
-            session: requests.Session | None = None, timestamp: int | None = None) -> int:
+            session: requests.Session | None = None, timestamp: int | None = None,
+            policy: WebhookPolicy | None = None, resolve: Resolver = socket.getaddrinfo,
+            ) -> int:
     """POST one signed message; return the 2xx status or raise DeliveryFailed.
 
-    Retryable: timeouts, connection errors, 408, 429 and 5xx. Not retryable: other
-    4xx and 3xx (redirects are not followed: the signature is for this URL's owner).
+    With a `policy`, the URL is checked again now (its host resolved afresh) and the
+    connection goes to the address checked (urlpolicy.py). Refused addresses, DNS failures,
+    refused connections and timeouts all fail alike (UNREACHABLE, retryable), so the
+    delivery log is no port scanner; the reason is only logged here.
+    Retryable: those, 408, 429 and 5xx. Not retryable: other 4xx and 3xx (redirects are
+    not followed: the signature is for this URL's owner).
     """
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         **signed_headers(secret, msg_id, body, timestamp),
     }
+    if policy is not None:
+        try:
+            target = check_url(url, policy, resolve)
+        except UrlRefused as exc:
+            log.info("webhook refused by the URL policy", extra={"error": str(exc)})
+            raise DeliveryFailed(UNREACHABLE, retryable=True) from None
+        if session is None:
+            session = pinned_session(target)
+            headers["host"] = urlsplit(url).netloc  # else the pinned address is sent
     post = session.post if session is not None else requests.post
     try:
         response = post(url, data=body, headers=headers, timeout=timeout,
                         allow_redirects=False)
-    except (requests.Timeout, requests.ConnectionError) as exc:
-        raise DeliveryFailed(f"webhook {url!r} unreachable: {type(exc).__name__}",
-                             retryable=True) from exc
-    except requests.RequestException as exc:  # invalid URL, bad scheme...
-        raise DeliveryFailed(f"webhook {url!r} failed: {exc}", retryable=False) from exc
+    except (requests.Timeout, requests.ConnectionError) as exc:  # refused, reset, TLS...
+        log.info("webhook not delivered", extra={"error": type(exc).__name__})
+        raise DeliveryFailed(UNREACHABLE, retryable=True) from exc
+    except requests.RequestException as exc:  # not a usable URL: no network was involved
+        raise DeliveryFailed("webhook URL not usable", retryable=False) from exc
     status = response.status_code
     response.close()  # the body is not needed; free the connection
     if 200 <= status < 300:
         return status
     retryable = status >= 500 or status in (408, 429)
-    raise DeliveryFailed(f"webhook {url!r} answered {status}", retryable=retryable,
+    raise DeliveryFailed(f"webhook receiver answered {status}", retryable=retryable,
                          status=status, retry_after=_retry_after(response))
 
 
@@ -165,7 +195,8 @@ def deliver_with_retries(url: str, secret: str | bytes, msg_id: str, body: bytes
                          timeout: float = 10.0, attempts: int = 5, base: float = 1.0,
                          cap: float = 300.0, rng: random.Random | None = None,
                          sleep: Callable[[float], None] = time.sleep,
-                         session: requests.Session | None = None) -> int:
+                         session: requests.Session | None = None,
+                         policy: WebhookPolicy | None = None) -> int:
     """In-process retries for one message (the service may instead schedule retries via
     its outbox with backoff_delay). Same ``msg_id`` on every attempt; a server's
     Retry-After is honoured up to ``cap``. Raises the last DeliveryFailed."""
@@ -173,7 +204,8 @@ def deliver_with_retries(url: str, secret: str | bytes, msg_id: str, body: bytes
         raise ValueError("attempts must be >= 1")
     for attempt in range(attempts):
         try:
-            return deliver(url, secret, msg_id, body, timeout, session=session)
+            return deliver(url, secret, msg_id, body, timeout, session=session,
+                           policy=policy)
         except DeliveryFailed as exc:
             if not exc.retryable or attempt == attempts - 1:
                 raise

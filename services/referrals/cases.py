@@ -6,6 +6,8 @@ so its existence is not disclosed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from datetime import date, datetime, timedelta
@@ -129,8 +131,10 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
     key = f"{actor['sub']}:{idempotency_key}" if idempotency_key else None
     with db.unit_of_work() as uow:
         if key:
+            store.lock_idempotency_key(uow, key)  # a parallel retry waits, then finds ours
             existing = store.find_by_idempotency_key(uow, key)
             if existing:
+                same_request(existing, fingerprint(request))
                 return detail(existing)
         case_id = uuid.uuid4()
         number = store.next_reference_number(uow, request["la_code"],
@@ -145,12 +149,29 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
         row = store.insert_case(
             uow, case_id=case_id, reference=reference, state=state, request=request,
             created_by=actor["sub"], idempotency_key=key, event_id=event["id"])
+        if key:
+            store.set_idempotency_fingerprint(uow, "cases", case_id, fingerprint(request))
         store.audit(uow, actor, "create", case_id, {"reference": reference},
                     request["la_code"])
         uow.emit(event)
     log.info("request received", extra={"case_id": case_id, "reference": reference,
                                         "la_code": request["la_code"]})
     return detail(row)
+
+
+def fingerprint(validated: dict) -> str:
+    """What an Idempotency-Key's request said: sha256 of its validated body, canonical."""
+    text = json.dumps(validated, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def same_request(existing: dict, print_: str) -> None:
+    """A key reused with a different body is a client bug: 422, never the first answer."""
+    if existing.get("idempotency_fingerprint") not in (None, print_):
+        raise Problem(422, "Validation failed",
+                      "Idempotency-Key: already used for a different request",
+                      [{"field": "Idempotency-Key",
+                        "message": "already used with a different body; use a new key"}])
 
 
 def get_referral(db: Database, raw_actor: dict, case_id: str) -> dict:
@@ -177,12 +198,15 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
     except ValidationError as exc:
         raise validation_problem(exc.messages) from None
     step_type, on = data.pop("type"), data.pop("on")
+    body_data = dict(data)  # as sent (the lifecycle adds derived keys to `data`)
     key = f"{actor['sub']}:{case_id}:{idempotency_key}" if idempotency_key else None
     with db.unit_of_work() as uow:
         row = _visible(uow, actor, case_id, for_update=True)  # one step at a time per case
         if key:
             existing = store.find_step_by_idempotency_key(uow, key)
             if existing:
+                same_request(existing, fingerprint({"type": step_type, "on": on,
+                                                    **body_data}))
                 return _step_answer(row, existing)
         if not may_record(actor, step_type, data):
             raise Problem(403, "Forbidden", "Your role may not record this step.")
@@ -207,6 +231,10 @@ def record_step(db: Database, raw_actor: dict, case_id: str, body: object,
         step = store.insert_step(uow, step_id=step_id, case_id=row["id"], step_type=step_type,
                                  on=on, data=data, actor=actor, status_after=new.status,
                                  event_id=event["id"], idempotency_key=key)
+        if key:
+            store.set_idempotency_fingerprint(
+                uow, "case_steps", step_id,
+                fingerprint({"type": step_type, "on": on, **body_data}))
         store.audit(uow, actor, "step", row["id"],
                     {"type": step_type, "on": on.isoformat(), "seq": step["seq"]},
                     row["la_code"])

@@ -78,6 +78,17 @@ def next_reference_number(uow: UnitOfWork, la_code: str, year: int) -> int:
     return row["last"]
 
 
+def lock_idempotency_key(uow: UnitOfWork, key: str) -> None:
+    """Until this transaction ends, another request with the same key waits here, then
+    finds what this one wrote (no unique violation, no second case)."""
+    uow.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"idem:{key}",))
+
+
+def set_idempotency_fingerprint(uow: UnitOfWork, table: str, row_id, fingerprint: str) -> None:
+    uow.execute(f"UPDATE {table} SET idempotency_fingerprint = %s WHERE id = %s",
+                (fingerprint, row_id))
+
+
 def find_by_idempotency_key(uow: UnitOfWork, key: str) -> dict | None:
     return uow.execute("SELECT * FROM cases WHERE idempotency_key = %s", (key,)).fetchone()
 

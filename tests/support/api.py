@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import uuid
+
+import psycopg
 import requests
 
+from services.gateway import region
 from services.gateway.auth import issue_token
 from shared.config import Config
 
 SECRET = Config.jwt_secret
+_users_database: list[str] = []  # the run's database (conftest's infra fixture sets it)
+
+
+def use_database(url: str) -> None:
+    _users_database[:] = [url]
+
+
+def register_user(sub: str, role: str, la_code: str | None = None,
+                  school_urn: str | None = None, extra_roles=()) -> None:
+    """List the user in the gateway's users table, as an operator's `ehcp token` does: a
+    local token is accepted only for a user whose row matches it."""
+    with psycopg.connect(_users_database[0], autocommit=True, options="-c search_path=gateway",
+                         row_factory=psycopg.rows.dict_row) as conn:
+        region.upsert_user(conn, sub, role, la_code, school_urn, extra_roles)
 
 
 def token(role: str, la_code: str | None = None, school_urn: str | None = None,
-          **kw) -> str:
-    return issue_token(SECRET, role=role, la_code=la_code, school_urn=school_urn, **kw)
+          sub: str | None = None, extra_roles=(), **kw) -> str:
+    """A token for a user listed with exactly these claims (registered first)."""
+    sub = sub or f"{role}-{uuid.uuid4().hex[:8]}"
+    register_user(sub, role, la_code, school_urn, extra_roles)
+    return issue_token(SECRET, role=role, la_code=la_code, school_urn=school_urn, sub=sub,
+                       extra_roles=extra_roles, **kw)
 
 
 class Api:

@@ -218,8 +218,11 @@ def test_alert_offsets_per_milestone_are_kept(apis):
     assert apis["region_admin"].get(SETTINGS).json() == {"la_code": LA, "settings": wanted}
 
 
-def test_console_records_closures_through_the_api(system, apis, capsys):
+def test_console_records_closures_through_the_api(system, apis, capsys, monkeypatch):
     from services.gateway.cli import main
+
+    # as an operator runs it: with the deployment's database, where it lists its user
+    monkeypatch.setenv("DATABASE_URL", system.env["DATABASE_URL"])
 
     main(["closures", "add", LA, "--from", "2016-07-20", "--to", "2016-08-31",
           "--url", system.url])
@@ -237,8 +240,10 @@ def test_console_records_closures_through_the_api(system, apis, capsys):
     assert closure_id not in {c["id"] for c in apis["caseworker"].get(CLOSURES).json()["items"]}
 
 
-def test_console_manages_who_gets_alerts_through_the_api(system, capsys):
+def test_console_manages_who_gets_alerts_through_the_api(system, capsys, monkeypatch):
     from services.gateway.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", system.env["DATABASE_URL"])
 
     main(["recipients", "add", "--kind", "school", "--la-code", LA, "--school-urn", "971003",
           "--name", "Console SENCo office", "--email", "senco@console.example",

@@ -170,3 +170,21 @@ def test_one_access_log_line_per_request_without_the_case(system):
     assert isinstance(entry["elapsed_ms"], float)
     log = system.services["gateway"].log()
     assert case["id"] not in log and "Child-Synthetic" not in log
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses a TCP port listens on, from the kernel's own table."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if int(hex_port, 16) == port and state == "0A":  # LISTEN
+                    found.add(address)
+    return found
+
+
+def test_metrics_listen_on_loopback_only_by_default(system):
+    for service, port in system.metrics_ports.items():
+        assert _listening_addresses(port) == {"0100007F"}, service  # 127.0.0.1

@@ -12,7 +12,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.gateway.auth import Authenticator, AuthSettings, issue_token
+from services.gateway.auth import (
+    PUBLIC_SECRETS,
+    Authenticator,
+    AuthSettings,
+    FailureLimiter,
+    check_secret,
+    claimed_subject,
+    issue_token,
+    reconcile,
+)
 from shared.config import Config
 from shared.problems import Problem
 
@@ -44,7 +53,7 @@ def test_local_token_gives_the_actor():
     actor = local().authenticate(bearer(issue_token(SECRET, role="school", school_urn="100001",
                                                     sub="senco-1")))
     assert actor == {"sub": "senco-1", "role": "school", "roles": ["school"], "la_code": None,
-                     "school_urn": "100001"}
+                     "school_urn": "100001", "local": True}
 
 
 def test_several_roles_the_la_role_decides_what_is_seen():
@@ -90,7 +99,7 @@ def test_issue_token_refuses_what_authenticate_would():
 
 
 def test_settings_from_the_environment():
-    cfg = Config(service="gateway")
+    cfg = Config(service="gateway", mode="demo")
     assert AuthSettings.from_env(cfg, {}).mode == "local"
     with pytest.raises(ValueError):
         AuthSettings.from_env(cfg, {"AUTH_MODE": "oidc"})  # no issuer or audience
@@ -164,7 +173,7 @@ def test_oidc_token_verified_from_the_discovered_jwks(idp):
     actor = auth.authenticate(bearer(idp.token()))
     # Entra's stable user id (oid) is the subject; app roles come as a list
     assert actor == {"sub": "user-oid-1", "role": "la_caseworker", "roles": ["la_caseworker"],
-                     "la_code": "881", "school_urn": None}
+                     "la_code": "881", "school_urn": None, "local": False}
 
 
 def test_oidc_claims_are_configurable(idp):
@@ -205,3 +214,74 @@ def test_unreachable_identity_provider_is_503_not_401(idp):
     with pytest.raises(Problem) as caught:
         Authenticator(settings).authenticate(bearer(idp.token()))
     assert caught.value.status == 503
+
+
+# --- token policy (issue 9) ----------------------------------------------------------------
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused(idp):
+    auth = Authenticator(AuthSettings(max_token_seconds=12 * 3600))
+    assert auth.authenticate(bearer(issue_token(SECRET, role="ops", ttl=12 * 3600)))
+    century = issue_token(SECRET, role="ops", ttl=100 * 365 * 24 * 3600)
+    assert "lifetime" in refused(auth, bearer(century))
+    no_iat = jwt.encode({"sub": "x", "role": "ops", "iss": "ehcp-tracker", "aud": "ehcp-tracker",
+                         "exp": int(time.time()) + 13 * 3600}, SECRET)
+    assert "lifetime" in refused(auth, bearer(no_iat))
+    # an identity provider's token is held to the same maximum
+    oidc = Authenticator(idp.settings(max_token_seconds=3600))
+    assert oidc.authenticate(bearer(idp.token()))  # 10 minutes
+    assert "lifetime" in refused(oidc, bearer(idp.token(iat=int(time.time()),
+                                                        exp=int(time.time()) + 7200)))
+
+
+def user(role="la_caseworker", la_code="881", school_urn=None, extra_roles=(), active=True):
+    return {"sub": "cw-1", "role": role, "la_code": la_code, "school_urn": school_urn,
+            "extra_roles": list(extra_roles), "active": active}
+
+
+def test_reconcile_takes_the_users_row_and_refuses_a_moved_or_unknown_user():
+    actor = local().authenticate(bearer(issue_token(SECRET, role="la_caseworker",
+                                                    la_code="881", sub="cw-1")))
+    assert reconcile(actor, user())["la_code"] == "881"
+    for row, why in ((None, "not a user"), (user(active=False), "disabled"),
+                     (user(la_code="882"), "changed"), (user(role="la_manager"), "changed"),
+                     (user(extra_roles=["region_admin"]), "changed")):
+        with pytest.raises(Problem) as caught:
+            reconcile(actor, row)
+        assert caught.value.status == 401 and why in caught.value.detail, row
+
+
+def test_reconcile_leaves_oidc_tokens_to_the_identity_provider_but_disabled_is_final():
+    oidc_actor = {"sub": "oid-1", "role": "la_caseworker", "roles": ["la_caseworker"],
+                  "la_code": "881", "school_urn": None, "local": False}
+    as_given = {k: v for k, v in oidc_actor.items() if k != "local"}
+    assert reconcile(oidc_actor, None) == as_given
+    assert reconcile(oidc_actor, user(la_code="999")) == as_given
+    with pytest.raises(Problem):
+        reconcile(oidc_actor, user(active=False))
+
+
+def test_production_refuses_a_public_or_short_secret():
+    for secret in (*PUBLIC_SECRETS, "short-secret"):
+        with pytest.raises(ValueError, match="JWT_SECRET"):
+            check_secret(Config(service="gateway", jwt_secret=secret, mode="production"))
+        check_secret(Config(service="gateway", jwt_secret=secret, mode="demo"))
+    check_secret(Config(service="gateway", jwt_secret="s" * 48, mode="production"))
+
+
+def test_failure_limiter_slides_its_window():
+    clock = [1000.0]
+    limiter = FailureLimiter(window=60, clock=lambda: clock[0])
+    for _ in range(3):
+        assert limiter.retry_after("ip:a", 3) == 0
+        limiter.fail("ip:a")
+    assert 59 <= limiter.retry_after("ip:a", 3) <= 61
+    assert limiter.retry_after("ip:b", 3) == 0  # keys are independent
+    clock[0] += 61
+    assert limiter.retry_after("ip:a", 3) == 0
+
+
+def test_claimed_subject_is_read_without_trusting_the_token():
+    assert claimed_subject(bearer(issue_token("x" * 40, role="ops", sub="guess"))) == "guess"
+    assert claimed_subject("Bearer not.a.token") is None
+    assert claimed_subject(None) is None
