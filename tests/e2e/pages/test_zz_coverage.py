@@ -10,7 +10,7 @@ from tests.e2e.pages.conftest import AXE_CHECKED
 
 pytestmark = pytest.mark.e2e
 
-REDIRECTS = {"home"}
+REDIRECTS = {"home", "oidc_start", "oidc_callback"}
 
 
 def test_axe_checked_every_page():
