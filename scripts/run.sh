@@ -43,6 +43,7 @@ curl -fsS "$url/readyz" >/dev/null || { echo "gateway not ready; see .run/*.log"
 cat <<MSG
 
 EHCP Tracker is running.
+  sign in:  $url/sign-in   (demo users and passwords above)
   gateway:  $url        (API under $url/v1, health $url/healthz, $url/readyz)
   metrics:  gateway :${GATEWAY_METRICS_PORT:-9100}  referrals :${REFERRALS_METRICS_PORT:-9101}  deadlines :${DEADLINES_METRICS_PORT:-9102}  notifications :${NOTIFICATIONS_METRICS_PORT:-9103}   (http://127.0.0.1:PORT/metrics)
   logs:     .run/<service>.log (JSON lines); emails: .run/mail.log (when no SMTP_HOST was given)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlparse
 
-from services.gateway import labels, sessions
+from services.gateway import labels, oidc, sessions
 from services.gateway.openapi import ALL_ROLES
 from services.gateway.pages import PUBLIC_PAGE, Visit, page, redirect
 from services.gateway.wsgi import http
 from shared.problems import Problem
+
+log = logging.getLogger(__name__)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -75,6 +78,59 @@ class AuthPages:
         response.set_cookie(**sessions.cookie(sessions.COOKIE, token, secure))
         response.set_cookie(**sessions.clear(sessions.PRE_COOKIE, secure))
         return response
+
+    @page("GET", "/sign-in/oidc", "oidc_start", PUBLIC_PAGE)
+    def oidc_start(self, request, visit: Visit):
+        """Off to the issuer with a fresh state, nonce and PKCE challenge."""
+        if not self._oidc_enabled():
+            raise Problem(404, "Not found", "No such page.")
+        meta = self._oidc_meta()
+        state, nonce = sessions.new_token(), sessions.new_token()
+        verifier, challenge = oidc.pkce_pair()
+        with self.db.unit_of_work() as uow:
+            uow.execute("DELETE FROM oidc_logins WHERE created_at < now() - interval '10 min'")
+            uow.execute("INSERT INTO oidc_logins (state, code_verifier, nonce, next_path) "
+                        "VALUES (%s, %s, %s, %s)",
+                        (state, verifier, nonce, safe_next(request.args.get("next"))))
+        return redirect(oidc.authorize_url(meta, self._page_settings.oidc_client_id,
+                                           self._callback_url(), state, nonce, challenge),
+                        302)
+
+    @page("GET", "/sign-in/oidc/callback", "oidc_callback", PUBLIC_PAGE)
+    def oidc_callback(self, request, visit: Visit):
+        if not self._oidc_enabled():
+            raise Problem(404, "Not found", "No such page.")
+        state, code = request.args.get("state", ""), request.args.get("code", "")
+        with self.db.unit_of_work() as uow:  # each state is used once
+            login = uow.execute("DELETE FROM oidc_logins WHERE state = %s AND created_at > "
+                                "now() - interval '10 min' RETURNING *", (state,)).fetchone()
+        if login is None or not code:
+            raise Problem(400, "Bad request", "The sign-in had expired. Try again.")
+        s, ps = self.auth.settings, self._page_settings
+        meta = self._oidc_meta()
+        try:
+            tokens = oidc.exchange(meta, ps.oidc_client_id, ps.oidc_client_secret,
+                                   self._callback_url(), code, login["code_verifier"])
+            claims = oidc.verify_id_token(meta, tokens["id_token"], s.oidc_issuer,
+                                          ps.oidc_client_id, login["nonce"],
+                                          s.oidc_algorithms)
+            actor = self.auth._actor(claims, oidc=True)  # the bearer path's claim rules
+        except Problem:
+            raise Problem(400, "Bad request", "Your council account has no role here.") \
+                from None
+        except Exception as exc:
+            log.warning("oidc sign-in failed", extra={"error": type(exc).__name__})
+            raise Problem(400, "Bad request", "The sign-in could not be completed.") \
+                from None
+        if self._disabled(actor["sub"]):
+            raise Problem(403, "Forbidden", "This account is disabled.")
+        return self._signed_in(request, visit, actor, "oidc", login["next_path"])
+
+    def _oidc_meta(self) -> dict:
+        return oidc.discover(self.auth.settings.oidc_issuer)
+
+    def _callback_url(self) -> str:
+        return f"{self.settings.public_url.rstrip('/')}/sign-in/oidc/callback"
 
     @page("POST", "/sign-out", "sign_out", ALL_ROLES)
     def sign_out(self, request, visit: Visit):
