@@ -31,6 +31,49 @@ ADVISERS: tuple[str, ...] = (
     "other",
 )
 
+# Every step a case may record (the referrals lifecycle's vocabulary, in its display order);
+# `case.step_recorded` carries one of them, and the deadlines engine knows each one.
+CASE_STEP_TYPES: tuple[str, ...] = (
+    "decision_to_assess",
+    "advice_requested",
+    "advice_received",
+    "decision_not_to_issue",
+    "draft_plan_issued",
+    "draft_response_received",
+    "school_consulted",
+    "school_response_received",
+    "final_plan_issued",
+    "review_meeting_held",
+    "review_decision",
+    "amendments_proposed",
+    "amendments_response_received",
+    "amended_plan_issued",
+    "decision_not_to_amend",
+    "phase_transfer",
+    "exception_started",
+    "exception_ended",
+    "withdrawn",
+    "transferred_out",
+    "transferred_in",
+    "reassessment_requested",
+    "reassessment_decided",
+    "tribunal_order",
+    # issue 11: steps the statutory clock needs that were not recordable before
+    "review_meeting_scheduled",
+    "review_invitations_sent",
+    "review_advice_circulated",
+    "review_report_sent",
+    "move_notified",
+    "cease_decision",
+    "decision_notice_sent",
+    "mediation_contacted",
+    "mediation_declined",
+    "mediation_requested",
+    "mediation_held",
+    "mediation_certificate_issued",
+    "appeal_lodged",
+)
+
 
 def is_uuid(value: object) -> bool:
     """Whether a value is a UUID (ids from URLs are checked before they reach SQL)."""
@@ -78,7 +121,9 @@ class ReferralReceived(CaseRef):
 
 class CaseStepRecorded(CaseRef):
     step_id = fields.UUID(required=True)
-    step_type = fields.String(required=True)
+    # A step, or "request_received" for a correction of the receipt date.
+    step_type = fields.String(
+        required=True, validate=validate.OneOf(("request_received", *CASE_STEP_TYPES)))
     on = fields.Date(required=True)
     data = fields.Dict(load_default=dict)
     corrects = fields.UUID(load_default=None, allow_none=True)

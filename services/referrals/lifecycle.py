@@ -105,7 +105,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.events import ADVISERS  # one list of advisers, in the shared catalogue
+from shared.events import (  # one list of each, in the shared catalogue
+    ADVISERS,
+    CASE_STEP_TYPES,
+)
 
 # --- states -------------------------------------------------------------------------------
 
@@ -147,46 +150,8 @@ PLAN_IN_PLACE_STATES: tuple[str, ...] = (
 
 # --- steps and their vocabularies ---------------------------------------------------------
 
-STEP_TYPES: tuple[str, ...] = (
-    "decision_to_assess",
-    "advice_requested",
-    "advice_received",
-    "decision_not_to_issue",
-    "draft_plan_issued",
-    "draft_response_received",
-    "school_consulted",
-    "school_response_received",
-    "final_plan_issued",
-    "review_meeting_held",
-    "review_decision",
-    "amendments_proposed",
-    "amendments_response_received",
-    "amended_plan_issued",
-    "decision_not_to_amend",
-    "phase_transfer",
-    "exception_started",
-    "exception_ended",
-    "withdrawn",
-    "transferred_out",
-    "transferred_in",
-    "reassessment_requested",
-    "reassessment_decided",
-    "tribunal_order",
-    # issue 11: steps the statutory clock needs that were not recordable before
-    "review_meeting_scheduled",
-    "review_invitations_sent",
-    "review_advice_circulated",
-    "review_report_sent",
-    "move_notified",
-    "cease_decision",
-    "decision_notice_sent",
-    "mediation_contacted",
-    "mediation_declined",
-    "mediation_requested",
-    "mediation_held",
-    "mediation_certificate_issued",
-    "appeal_lodged",
-)
+# The step types are part of the event contract (case.step_recorded.step_type).
+STEP_TYPES: tuple[str, ...] = CASE_STEP_TYPES
 # Steps of the family's disagreement after a notice with appeal rights (Regs 32-39,
 # Tribunal Procedure Rules r20): recorded by the LA as it learns of them.
 DISAGREEMENT_STEPS: frozenset[str] = frozenset(

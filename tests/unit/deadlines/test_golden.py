@@ -97,3 +97,12 @@ def test_golden(case: dict[str, Any]) -> None:
         assert alert_schedule(m, settings) == expected
     keys = [(m.due_on, m.milestone) for m in got]
     assert keys == sorted(keys)
+
+
+def test_every_recordable_step_is_known_to_the_engine() -> None:
+    """A step type the engine does not know is dropped from the replay: every step of the
+    event contract must be in the engine's vocabulary (it may still have no effect)."""
+    from services.deadlines.domain import CASE_EVENT_TYPES
+    from shared.events import CASE_STEP_TYPES
+
+    assert set(CASE_STEP_TYPES) <= set(CASE_EVENT_TYPES)

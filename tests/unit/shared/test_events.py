@@ -67,3 +67,21 @@ def test_every_catalogued_type_is_named_domain_dot_fact():
     for event_type, version in CATALOGUE:
         domain, _, fact = event_type.partition(".")
         assert domain and fact and version >= 1
+
+
+def test_a_step_event_names_a_step_of_the_contract():
+    from marshmallow import ValidationError
+
+    from shared.events import CASE_STEP_TYPES
+
+    base = {"case_id": "00000000-0000-0000-0000-000000000001", "reference": "881-2026-00001",
+            "school_urn": "100001", "step_id": "00000000-0000-0000-0000-000000000002",
+            "on": "2026-02-10", "data": {}}
+    for step_type in ("request_received", *CASE_STEP_TYPES):
+        new_event("case.step_recorded", {**base, "step_type": step_type}, la_code="881")
+    try:
+        new_event("case.step_recorded", {**base, "step_type": "lunch"}, la_code="881")
+    except ValidationError as exc:
+        assert "step_type" in exc.messages
+    else:
+        raise AssertionError("an unknown step type was accepted")
