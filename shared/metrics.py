@@ -49,6 +49,9 @@ SETTLE_FAILURES = Counter(
 RPC_DROPPED_REDELIVERIES = Counter(
     "ehcp_rpc_dropped_redeliveries_total", "Redelivered RPC requests dropped (may have run)",
     ["service"])
+DEPENDENCY_UP = Gauge(
+    "ehcp_dependency_up", "1 while this service reaches its broker / database, else 0",
+    ["service", "dependency"])
 RETENTION_PRUNED = Counter(
     "ehcp_retention_pruned_total", "Sent outbox rows and processed inbox ids deleted by age",
     ["service", "table"])

@@ -22,7 +22,7 @@ from shared.db import (
     migrate,
 )
 from shared.logs import setup_logging
-from shared.metrics import serve_metrics
+from shared.metrics import DEPENDENCY_UP, serve_metrics
 from shared.outbox import OutboxRelay
 from shared.topology import declare_topology
 
@@ -49,6 +49,27 @@ class Storage(DependencyProvider):
         if self.relay:
             self.relay.start()
         self.container.spawn_managed_thread(self._prune_forever, identifier="retention")
+        self.container.spawn_managed_thread(self._watch_health, identifier="health")
+
+    def _watch_health(self, interval: float = 5.0) -> None:
+        """ehcp_dependency_up: can this process reach its database, and are its broker
+        consumers connected (not reconnecting)? What a dashboard or alert needs to tell
+        'the service is up but cut off' from 'the service is fine'."""
+        import eventlet
+        from nameko.messaging import QueueConsumer
+
+        service = self.container.config["EHCP"].service
+        while True:
+            try:
+                with self.pool.connection(timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                DEPENDENCY_UP.labels(service, "database").set(1)
+            except Exception:  # down: reported, retried next tick
+                DEPENDENCY_UP.labels(service, "database").set(0)
+            consumers = [e for e in self.container.extensions if isinstance(e, QueueConsumer)]
+            DEPENDENCY_UP.labels(service, "broker").set(
+                int(all(broker.connected(c) for c in consumers)))
+            eventlet.sleep(interval)
 
     def _prune_forever(self) -> None:
         """Outbox and inbox retention (shared/retention.py), on a timer of its own."""

@@ -21,7 +21,7 @@ REPORT: list[dict] = []
 
 
 @pytest.fixture(scope="package")
-def lab(tmp_path_factory, pytestconfig):
+def lab(tmp_path_factory):
     missing = chaos.available()
     if missing:
         pytest.skip(f"chaos lab unavailable: {missing}")
@@ -59,7 +59,6 @@ def lab(tmp_path_factory, pytestconfig):
         receiver.stop()
         broker.close()
         postgres.close()
-        _print_report(pytestconfig)
 
 
 def _start_all(system: System) -> None:
@@ -72,18 +71,16 @@ def _start_all(system: System) -> None:
              timeout=60)
 
 
-def _print_report(config) -> None:
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The table of every fault tried in this run, after the test results."""
     if not REPORT:
         return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    lines = ["", "chaos report: fault | requests tried | acknowledged (held) | lost | "
-                 "duplicated | outage s | recovered s after | slowest 503 s | answers"]
+    terminalreporter.section("chaos report")
+    terminalreporter.write_line(
+        "fault | requests tried | acknowledged (held) | lost | duplicated | outage s | "
+        "recovered s after | slowest 503 s | answers")
     for row in REPORT:
-        lines.append(f"  {row['fault']} | {row['tried']} | {row['held']} | {row['lost']} | "
-                     f"{row['duplicated']} | {row['outage_s']} | {row['recover_s']} | "
-                     f"{row['slowest_503_s']} | {row['statuses']}")
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
+        terminalreporter.write_line(
+            f"{row['fault']} | {row['tried']} | {row['held']} | {row['lost']} | "
+            f"{row['duplicated']} | {row['outage_s']} | {row['recover_s']} | "
+            f"{row['slowest_503_s']} | {row['statuses']}")

@@ -142,6 +142,14 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("GET", "/v1/deliveries", None, expect(403, la_manager=200, la_manager__other_la=200,
                                                region_admin=200)),
         ("GET", "/v1/metrics", None, expect(403, ops=200)),
+        # dead-letter queues: region admins and ops (the purge names an event no queue has)
+        ("GET", "/v1/dead-letters", None, expect(403, region_admin=200, ops=200)),
+        ("POST", "/v1/dead-letters/deadlines/replay", None, expect(403, region_admin=200,
+                                                                    ops=200)),
+        ("POST", "/v1/dead-letters/deadlines/purge",
+         {"event_ids": ["00000000-0000-4000-8000-000000000000"]},
+         expect(403, region_admin=200, ops=200)),
+        ("GET", "/v1/dead-letters/actions", None, expect(403, region_admin=200, ops=200)),
         ("GET", "/healthz", None, expect(200)),
         ("GET", "/readyz", None, expect(200)),
     ]
@@ -173,6 +181,7 @@ def test_every_endpoint_is_in_the_matrix(world):
             template = template.replace(segment, "{id}")
         template = template.replace(f"/v1/las/{LA}/", "/v1/las/{la_code}/")
         template = template.replace(world["step"], "{step_id}")
+        template = template.replace("/v1/dead-letters/deadlines/", "/v1/dead-letters/{consumer}/")
         covered.add((method, template))
     assert documented <= covered, documented - covered
 
