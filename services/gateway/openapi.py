@@ -111,7 +111,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "(including and excluding exceptions), average weeks to issue, for a calendar "
               "year, from the statutory clock's met milestones."),
     Operation("put", "/v1/referrals/{id}/sen2", "Record the case's SEN2 details", "reports",
-              CASE_ROLES, (200, rs.Sen2Answer), body=rs.Sen2Details,
+              CASE_ROLES, (200, rs.Sen2Answer), body=gs.Sen2Details,
               errors=(400, 401, 403, 404, 415, 422, 503),
               description="What the SEN2 return needs that the case lacks: sex, ethnicity, "
               "postcode, UPN or ULN (or why neither is known), mediation and tribunal, the "

@@ -5,13 +5,14 @@ the referrals service audits every case in it, and it is never logged."""
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
 from nameko.web.handlers import http
 
 from services.gateway import schemas
 from services.gateway.http import endpoint, json_response, load_query, read_object
 from services.gateway.openapi import CASE_ROLES
 from services.gateway.routes_referrals import valid_id
-from shared.problems import Problem
+from shared.problems import Problem, validation_problem
 
 # the return's counts that must equal the deadlines service's figures (incl. exceptions)
 AGREEING = ("requests_decided", "decided_within_6_weeks", "plans_issued", "within_20_weeks")
@@ -28,9 +29,12 @@ class Sen2Routes:
     @endpoint("/v1/referrals/{id}/sen2")
     def record_sen2(self, request, case_id):
         actor = self._actor(request, CASE_ROLES, hide=True)
-        body = read_object(request)
-        return json_response(self._call("referrals", "record_sen2", actor, valid_id(case_id),
-                                        body))
+        case_id = valid_id(case_id)
+        try:  # JSON types checked strictly here; codes and formats again by the service
+            body = schemas.Sen2Details().load(read_object(request))
+        except ValidationError as exc:
+            raise validation_problem(exc.messages) from None
+        return json_response(self._call("referrals", "record_sen2", actor, case_id, body))
 
     @http("GET", "/v1/reports/sen2")
     @endpoint("/v1/reports/sen2")

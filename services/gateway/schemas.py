@@ -9,6 +9,7 @@ from datetime import date
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
 
 from services.deadlines.schemas import AlertOffsetSchema, LaSettingsSchema
+from services.referrals import schemas as rs
 from services.referrals.lifecycle import ADVISERS, STATES
 from services.referrals.schemas import MAX_PAGE, ROLES, AuditEntry, Out, Referral, Step
 from shared.events import LA_CODE, MILESTONE_STATUS, URN
@@ -398,3 +399,14 @@ class DeadLetterSelection(Schema):
 
     event_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=10_000),
                             metadata={"description": "default: every message of the queue"})
+
+
+class Sen2Details(rs.Sen2Details):
+    """The referrals service's schema, stricter about JSON types: true or false only."""
+
+    request_mediation = StrictBoolean(allow_none=True)
+    request_tribunal = StrictBoolean(allow_none=True)
+    assessment_mediation = StrictBoolean(allow_none=True)
+    assessment_tribunal = StrictBoolean(allow_none=True)
+    plan_residential = StrictBoolean(allow_none=True)
+    plan_work_based = StrictBoolean(allow_none=True)

@@ -70,6 +70,8 @@ def test_details_are_checked_and_kept_from_other_roles(system, region):
     bad = region["caseworker"].put(f"/v1/referrals/{case}/sen2", {"sex": "X", "upn": "1"})
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"sex", "upn"}
+    not_bool = region["caseworker"].put(f"/v1/referrals/{case}/sen2", {"plan_residential": 1})
+    assert not_bool.status_code == 422  # JSON true or false only
     school = Api(system.url, token("school", school_urn=SCHOOL))
     assert school.put(f"/v1/referrals/{case}/sen2", {"sex": "F"}).status_code == 403
     other_la = Api(system.url, token("la_manager", la_code="988"))
