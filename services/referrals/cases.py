@@ -437,8 +437,13 @@ def next_deadline(row: dict, today: date) -> dict | None:
     """The case's next key date, from the read model."""
     if row.get("next_due_on") is None:
         return None
+    overdue = row["next_due_on"] < today
+    # its status as of today, as the deadlines service states it (EFFECTIVE_STATUS there):
+    # an open milestone past its date is breached whether or not the sweep has run yet
+    status = "breached" if overdue else (
+        "exception" if row["next_status"] == "exception" else "pending")
     return {"milestone": row["next_milestone"], "due_on": row["next_due_on"].isoformat(),
-            "status": row["next_status"], "overdue": row["next_due_on"] < today}
+            "status": status, "overdue": overdue}
 
 
 def caseload(db: Database, raw_actor: dict, today: date) -> list[dict]:
