@@ -11,6 +11,7 @@ import types
 import pytest
 import requests
 
+from tests.support import api as api_support
 from tests.support import chaos
 from tests.support.api import Api, token
 from tests.support.channels import Receiver
@@ -27,7 +28,7 @@ def lab(tmp_path_factory):
         pytest.skip(f"chaos lab unavailable: {missing}")
     broker, postgres = chaos.ChaosBroker(), chaos.ChaosPostgres()
     receiver = Receiver().start()
-    system = None
+    system = users_before = None
     try:
         booting = threading.Thread(target=broker.start)  # the slow one: boot it meanwhile
         booting.start()
@@ -44,6 +45,11 @@ def lab(tmp_path_factory):
             "NOTIFY_MAX_ATTEMPTS": "100", "NOTIFY_LEASE_SECONDS": "3",
         })
         _start_all(system)
+        # the lab's tokens list their users in the lab's own database, and its school is in
+        # the lab's register (the run's database is another cluster)
+        users_before = list(api_support._users_database)
+        api_support.use_database(infra.database_url)
+        system.register_schools(LA, URN)
         admin = Api(system.url, token("region_admin"))
         created = admin.post("/v1/recipients", {
             "kind": "school", "la_code": LA, "school_urn": URN, "name": "Chaos Primary",
@@ -53,6 +59,8 @@ def lab(tmp_path_factory):
         yield types.SimpleNamespace(broker=broker, postgres=postgres, system=system,
                                     receiver=receiver, infra=infra)
     finally:
+        if users_before is not None:
+            api_support._users_database[:] = users_before
         if system is not None:  # nothing to keep: no graceful stop needed
             for proc in system.services.values():
                 proc.kill(signal.SIGKILL)
