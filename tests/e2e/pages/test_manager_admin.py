@@ -14,6 +14,7 @@ from tests.support.processes import wait_for
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.timeout(900)  # a long journey, each page checked by axe-core
 def test_manager_journey(site, browser_for):
     school = Api(site.url, token("school", school_urn=SCHOOL, la_code=LA))
     la = Api(site.url, token("la_caseworker", la_code=LA, sub="cw2-971"))
