@@ -461,10 +461,10 @@ def assign_case(db: Database, raw_actor: dict, case_id: str, caseworker: str | N
     caseworker in the region's directory; here it becomes a step of the case and is audited.
     Not a lifecycle step: no state changes and no event travels."""
     actor = load_actor(raw_actor)
-    if actor["role"] not in LA_ROLES:
-        raise Problem(403, "Forbidden", "Only LA staff assign cases.")
     with db.unit_of_work() as uow:
-        row = _visible(uow, actor, case_id, for_update=True)
+        row = _visible(uow, actor, case_id, for_update=True)  # others' cases: 404
+        if actor["role"] not in LA_ROLES:
+            raise Problem(403, "Forbidden", "Only LA staff assign cases.")
         if row["assigned_to"] == caseworker:
             return detail(row)
         updated = store.assign(uow, row["id"], caseworker)

@@ -108,6 +108,8 @@ def requests_of(world) -> list[tuple[str, str, dict | None, dict[str, int]]]:
          expect(404, school=403, la_caseworker=201, la_manager=201)),
         ("POST", f"/v1/referrals/{cid}/events/{world['step']}/corrections",
          {"on": "2026-02-11"}, expect(404, school=403, la_caseworker=201, la_manager=201)),
+        ("PUT", f"/v1/referrals/{cid}/assignment", {"caseworker": None},
+         expect(404, school=403, la_caseworker=200, la_manager=200)),
         ("GET", f"/v1/referrals/{cid}/events", None, own(200, 404)),
         ("GET", f"/v1/referrals/{cid}/deadlines", None, own(200, 404)),
         ("GET", f"/v1/referrals/{cid}/audit", None,

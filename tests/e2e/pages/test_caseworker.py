@@ -27,6 +27,7 @@ def record(b, case_path: str, step: str, button: str, **fields) -> None:
     b.submit(button)
 
 
+@pytest.mark.timeout(900)  # a long journey, each page checked by axe-core
 def test_caseworker_walks_a_request_to_a_final_plan(site, browser_for):
     school = Api(site.url, token("school", school_urn=SCHOOL, la_code=LA))
     case = school.post("/v1/referrals", referral_body(LA, SCHOOL, "2026-09-01")).json()
