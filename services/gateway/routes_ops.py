@@ -5,10 +5,10 @@ no personal data; region admins and ops may handle them."""
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from nameko.web.handlers import http
 
 from services.gateway import openapi, schemas
 from services.gateway.http import endpoint, json_response, read_json
+from services.gateway.wsgi import http
 from shared import dead_letters
 from shared.problems import Problem, ServiceUnavailable, not_found, validation_problem
 

@@ -6,12 +6,12 @@ the referrals service audits every case in it, and it is never logged."""
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from nameko.web.handlers import http
 
 from services.gateway import schemas
 from services.gateway.http import endpoint, json_response, load_query, read_object
 from services.gateway.openapi import CASE_ROLES
 from services.gateway.routes_referrals import valid_id
+from services.gateway.wsgi import http
 from shared.problems import Problem, validation_problem
 
 # the return's counts that must equal the deadlines service's figures (incl. exceptions)
