@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import use_database
 from tests.support.infra import fresh_infra
 from tests.support.processes import System
 
@@ -13,7 +12,6 @@ from tests.support.processes import System
 @pytest.fixture(scope="session")
 def infra():
     with fresh_infra() as infra:
-        use_database(infra.database_url)  # tests' tokens list their users here
         yield infra
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import requests
@@ -12,18 +14,24 @@ from services.gateway.auth import issue_token
 from shared.config import Config
 
 SECRET = Config.jwt_secret
-_users_database: list[str] = []  # the run's database (conftest's infra fixture sets it)
+_users_database: list[str] = []  # a stack: the innermost fresh_infra's database is used
 
 
-def use_database(url: str) -> None:
-    _users_database[:] = [url]
+@contextmanager
+def users_database(url: str) -> Iterator[None]:
+    """Tokens made inside list their users in this database (tests/support/infra.py)."""
+    _users_database.append(url)
+    try:
+        yield
+    finally:
+        _users_database.pop()
 
 
 def register_user(sub: str, role: str, la_code: str | None = None,
                   school_urn: str | None = None, extra_roles=()) -> None:
     """List the user in the gateway's users table, as an operator's `ehcp token` does: a
     local token is accepted only for a user whose row matches it."""
-    with psycopg.connect(_users_database[0], autocommit=True, options="-c search_path=gateway",
+    with psycopg.connect(_users_database[-1], autocommit=True, options="-c search_path=gateway",
                          row_factory=psycopg.rows.dict_row) as conn:
         region.upsert_user(conn, sub, role, la_code, school_urn, extra_roles)
 

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import psycopg
 
+from tests.support.api import users_database
+
 BROKER = os.environ.get("TEST_AMQP_HOST", "127.0.0.1:5672")
 PG = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
@@ -54,6 +56,7 @@ def fresh_infra() -> Iterator[RunInfra]:
     infra = RunInfra()
     infra.create()
     try:
-        yield infra
+        with users_database(infra.database_url):  # test tokens list their users here
+            yield infra
     finally:
         infra.drop()
