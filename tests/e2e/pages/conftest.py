@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from services.gateway.pages import PAGES
+from tests.e2e.pages.axe_seen import AXE_CHECKED
 from tests.e2e.pages.site import PASSWORD, seed
 from tests.support.processes import System
 
@@ -23,7 +24,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
-AXE_CHECKED: set[str] = set()  # names of the pages axe has passed (test_zz_coverage)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.gateway.pages import PAGES
-from tests.e2e.pages.conftest import AXE_CHECKED
+from tests.e2e.pages.axe_seen import AXE_CHECKED
 
 pytestmark = pytest.mark.e2e
 
