@@ -109,7 +109,7 @@ def served_routes() -> set[tuple[str, str]]:
 
 def test_every_route_is_documented_and_every_documented_route_served():
     documented = {(op.method.upper(), op.path) for op in OPERATIONS}
-    pages = {(p.method, re.sub(r"\{\w+_id\}", "{id}", p.path, count=1)) for p in PAGES}
+    pages = {(p.method, re.sub(r"\{(\w+_id|sub)\}", "{id}", p.path, count=1)) for p in PAGES}
     pages.add(("GET", "/assets/<path:path>"))
     assert served_routes() - pages == documented
 
