@@ -4,6 +4,7 @@ report of every fault printed at the end of the run."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import types
@@ -28,7 +29,8 @@ def lab(tmp_path_factory):
         pytest.skip(f"chaos lab unavailable: {missing}")
     broker, postgres = chaos.ChaosBroker(), chaos.ChaosPostgres()
     receiver = Receiver().start()
-    system = users_before = None
+    system = None
+    users = contextlib.ExitStack()
     try:
         booting = threading.Thread(target=broker.start)  # the slow one: boot it meanwhile
         booting.start()
@@ -47,8 +49,7 @@ def lab(tmp_path_factory):
         _start_all(system)
         # the lab's tokens list their users in the lab's own database, and its school is in
         # the lab's register (the run's database is another cluster)
-        users_before = list(api_support._users_database)
-        api_support.use_database(infra.database_url)
+        users.enter_context(api_support.users_database(infra.database_url))
         system.register_schools(LA, URN)
         admin = Api(system.url, token("region_admin"))
         created = admin.post("/v1/recipients", {
@@ -59,8 +60,7 @@ def lab(tmp_path_factory):
         yield types.SimpleNamespace(broker=broker, postgres=postgres, system=system,
                                     receiver=receiver, infra=infra)
     finally:
-        if users_before is not None:
-            api_support._users_database[:] = users_before
+        users.close()
         if system is not None:  # nothing to keep: no graceful stop needed
             for proc in system.services.values():
                 proc.kill(signal.SIGKILL)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.support.api import Api, referral_body, token
 
 LA, SCHOOL = "921", "921001"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    system.register_schools(LA, SCHOOL)
 
 
 def test_parallel_retries_with_one_key_get_the_one_case(system, infra):

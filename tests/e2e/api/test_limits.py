@@ -9,12 +9,18 @@ import socket
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.support.api import Api, referral_body, token
 from tests.support.processes import wait_for
 
 LA, SCHOOL = "931", "931001"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    system.register_schools(LA, SCHOOL)
 
 
 def raw_request(url: str, head: str, body: bytes = b"", read: bool = True) -> tuple[int, bytes]:

@@ -44,14 +44,16 @@ def region(system):
     cases["refused"] = submit(caseworker, LA, SCHOOL, "2026-03-02")
     step(caseworker, cases["refused"]["id"], "decision_to_assess", "2026-05-01",
          outcome="refuse")
-    # C: an exception (Reg 13(3)) during the assessment, plan after 20 weeks
+    # C: an exception (Reg 13(3)(d): the family away 35 days, past the 4 weeks it needs)
+    # during the assessment; the plan after 20 weeks (22 Jun) but within the adjusted
+    # target (22 Jun + 35 days = 27 Jul)
     late = cases["late_plan"] = submit(caseworker, LA, SCHOOL, "2026-02-02")
     step(caseworker, late["id"], "decision_to_assess", "2026-03-02", outcome="assess")
-    step(caseworker, late["id"], "exception_started", "2026-04-01", limb="b",
+    step(caseworker, late["id"], "exception_started", "2026-04-01", limb="d",
          note="family away (synthetic)")
-    step(caseworker, late["id"], "exception_ended", "2026-04-20", exception_id="exc-1")
-    step(caseworker, late["id"], "draft_plan_issued", "2026-07-01")
-    step(caseworker, late["id"], "final_plan_issued", "2026-09-01")
+    step(caseworker, late["id"], "exception_ended", "2026-05-06", exception_id="exc-1")
+    step(caseworker, late["id"], "draft_plan_issued", "2026-06-15")
+    step(caseworker, late["id"], "final_plan_issued", "2026-07-15")
     # D: received late in the year, not yet decided
     cases["undecided"] = submit(caseworker, LA, SCHOOL, "2026-11-02")
     # E: a 2027 request: not in the 2027 return (it covers 2026)

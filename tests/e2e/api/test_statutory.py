@@ -15,6 +15,11 @@ pytestmark = pytest.mark.e2e
 LA, SCHOOL = "981", "981001"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def register(system):
+    system.register_schools(LA, SCHOOL)
+
+
 @pytest.fixture(scope="module")
 def caseworker(system):
     return Api(system.url, token("la_caseworker", la_code=LA, sub="cw-981"))
