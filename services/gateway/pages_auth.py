@@ -6,6 +6,7 @@ import logging
 from urllib.parse import urlparse
 
 from services.gateway import labels, oidc, sessions
+from services.gateway.auth import reconcile
 from services.gateway.openapi import ALL_ROLES
 from services.gateway.pages import PUBLIC_PAGE, Visit, page, redirect
 from services.gateway.wsgi import http
@@ -122,8 +123,10 @@ class AuthPages:
             log.warning("oidc sign-in failed", extra={"error": type(exc).__name__})
             raise Problem(400, "Bad request", "The sign-in could not be completed.") \
                 from None
-        if self._disabled(actor["sub"]):
-            raise Problem(403, "Forbidden", "This account is disabled.")
+        try:  # the users table has the last word, as for bearer tokens
+            actor = reconcile(actor, self._account(actor["sub"]))
+        except Problem:
+            raise Problem(403, "Forbidden", "This account is disabled.") from None
         return self._signed_in(request, visit, actor, "oidc", login["next_path"])
 
     def _oidc_meta(self) -> dict:
