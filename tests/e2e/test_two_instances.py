@@ -119,7 +119,8 @@ def test_two_instances_share_the_work_and_nothing_is_lost_or_doubled(region, inf
         "SELECT body->'payload'->>'case_id' AS c, body->'payload'->>'milestone' AS m, "
         "event_type, body->'payload'->>'due_on' AS d, count(*) FROM outbox "
         "WHERE event_type IN ('deadline.approaching', 'deadline.due', "
-        "'deadline.breached') GROUP BY 1, 2, 3, 4 HAVING count(*) > 1")
+        "'deadline.breached') AND body->>'la_code' = %s GROUP BY 1, 2, 3, 4 "
+        "HAVING count(*) > 1", (LA,))
     alert_events = query(
         infra, "deadlines",
         "SELECT count(*) AS n FROM outbox WHERE event_type IN ('deadline.approaching', "
