@@ -47,8 +47,13 @@ class CasePages:
     # the request form --------------------------------------------------------------------
     @page("GET", "/cases/new", "new_request", CASE_ROLES)
     def new_request_form(self, request, visit: Visit):
-        return self._request_form(request, visit, forms.request_defaults(
-            visit.actor, today(self.settings)))
+        defaults = forms.request_defaults(visit.actor, today(self.settings))
+        if not defaults["la_code"] and defaults["school_urn"]:
+            # a SENCo's request starts with the school's own LA chosen, not the list's first
+            with self.db.read() as conn:
+                school = region.get_school(conn, defaults["school_urn"])
+            defaults["la_code"] = school["la_code"] if school else ""
+        return self._request_form(request, visit, defaults)
 
     @page("POST", "/cases/new", "new_request", CASE_ROLES)
     def new_request(self, request, visit: Visit):

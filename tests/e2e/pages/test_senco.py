@@ -56,7 +56,7 @@ def test_senco_journey(site, browser_for):
     case_url = page.url.split("?")[0]
     # every deadline: rule, regulation, due, adjusted, status
     wait_for(lambda: page.reload() and "Reg 5(1)" in page.locator("table").first.inner_text(),
-             timeout=20, interval=0.5)
+             timeout=120, interval=0.5)
     row = page.locator("tr", has_text="Decision to assess").first.inner_text()
     assert "A1" in row and "Reg 5(1)" in row and "28 December 2026" in row and "Pending" in row
 
