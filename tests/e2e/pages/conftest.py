@@ -14,6 +14,7 @@ import pytest
 from services.gateway.pages import PAGES
 from tests.e2e.pages.axe_seen import AXE_CHECKED
 from tests.e2e.pages.site import PASSWORD, seed
+from tests.support.infra import fresh_infra
 from tests.support.processes import System
 
 TODAY = "2026-11-16"  # a Monday; the clock is pinned so dates in the journeys are stable
@@ -30,6 +31,14 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
             "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="package")
+def infra():
+    """The pages get a vhost and database of their own: in a full run the shared ones carry
+    the backlog of earlier modules' events, which the journeys' waits would queue behind."""
+    with fresh_infra() as own:
+        yield own
 
 
 @pytest.fixture(scope="package")
