@@ -34,6 +34,13 @@ class Config:
     inbox_retention_days: float = 30.0
     retention_sweep_seconds: float = 3600.0
     max_workers: int = 10
+    # Event consumers take up to `consumer_batch` messages (those arrived within
+    # `consumer_batch_wait_ms` of the first) and handle them in one transaction; at most
+    # `consumer_concurrency` batches run at once (the rest of the worker pool stays free for
+    # RPC and for the one-by-one fallback of a failed batch). Prefetch follows from these.
+    consumer_batch: int = 200
+    consumer_batch_wait_ms: float = 5.0
+    consumer_concurrency: int = 2
     now: str | None = None  # frozen clock for tests and the demo (ISO date or datetime)
     log_level: str = "INFO"
     # Security (issue 9). `mode` demo allows the public default JWT secret and plain-http
@@ -108,6 +115,11 @@ def load_config(service: str, env: dict | None = None) -> Config:
         retention_sweep_seconds=float(env.get("RETENTION_SWEEP_SECONDS",
                                               Config.retention_sweep_seconds)),
         max_workers=int(env.get("MAX_WORKERS", Config.max_workers)),
+        consumer_batch=max(1, int(env.get("CONSUMER_BATCH", Config.consumer_batch))),
+        consumer_batch_wait_ms=float(env.get("CONSUMER_BATCH_WAIT_MS",
+                                             Config.consumer_batch_wait_ms)),
+        consumer_concurrency=max(1, int(env.get("CONSUMER_CONCURRENCY",
+                                                Config.consumer_concurrency))),
         now=env.get("NOW") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
         mode=_mode(env.get("EHCP_MODE", Config.mode)),

@@ -3,10 +3,16 @@
 nameko acknowledges and drops an event whose handler raises. Here a message is:
 - checked against the envelope and the catalogue; a bad one is dead-lettered at once
   with the reason (retrying cannot fix it), and the consumer carries on;
-- handed to the service method; if that raises, republished to a delay queue with
-  backoff, up to the configured number of tries, then dead-lettered with the error;
+- handed to the service method in a batch: the valid messages that arrived together (up to
+  CONSUMER_BATCH, within CONSUMER_BATCH_WAIT_MS of the first) go to one call, which handles
+  them in one transaction (`handle_batch`), and are acknowledged only after it committed;
+- if the batch fails, its messages are handed over again one by one, so only the message
+  that fails on its own is republished to a delay queue with backoff, up to the configured
+  number of tries, then dead-lettered with the error;
 - acknowledged only after the retry or dead-letter copy was confirmed by the broker,
   so a crash in between means a redelivery (the inbox makes that harmless), never a loss.
+
+The service method takes a list of events: `def handle_events(self, events)`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -21,8 +28,11 @@ from nameko.amqp.publish import Publisher
 from nameko.containers import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
+from shared.db import Database, UnitOfWork
 from shared.events import InvalidEvent, parse_event
 from shared.metrics import (
+    BATCH_FALLBACKS,
+    BATCH_SIZE,
     EVENT_LAG_SECONDS,
     HANDLER_SECONDS,
     MESSAGES_CONSUMED,
@@ -47,7 +57,13 @@ log = logging.getLogger(__name__)
 
 class SafeQueueConsumer(QueueConsumer):
     """nameko's queue consumer, but a body that cannot be decoded is dead-lettered
-    instead of crashing the consumer loop."""
+    instead of crashing the consumer loop, and the prefetch is sized for batches (nameko
+    takes max_workers, which would cap a batch at ten messages)."""
+
+    @property
+    def prefetch_count(self):
+        cfg = self.container.config["EHCP"]
+        return cfg.consumer_batch * (cfg.consumer_concurrency + 1)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -64,15 +80,25 @@ class EventConsumer(Consumer):
         super().__init__(queue=consumer_queue(consumer), **kwargs)
 
     def setup(self):
+        import eventlet.queue
+        import eventlet.semaphore
+
         cfg = self.container.config["EHCP"]
         self.service = cfg.service
         self.delays_ms = cfg.retry_delays_ms[:RETRY_LEVELS]
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
+        self.batch_max = cfg.consumer_batch
+        self.batch_wait = max(0.0, cfg.consumer_batch_wait_ms / 1000)
+        # Valid messages waiting for a batch, as (message, event); unacked until handled,
+        # so a crash while they wait here means a redelivery.
+        self._waiting = eventlet.queue.LightQueue()
+        self._slots = eventlet.semaphore.Semaphore(cfg.consumer_concurrency)
         super().setup()
 
     def start(self):
         super().start()
         self.container.spawn_managed_thread(self._watch_depth, identifier="queue-depth")
+        self.container.spawn_managed_thread(self._form_batches, identifier="event-batches")
 
     def _watch_depth(self, interval: float = 5.0) -> None:
         """Queue depths for the lag gauges, read with passive declares on a connection of
@@ -110,13 +136,88 @@ class EventConsumer(Consumer):
             return
         EVENT_LAG_SECONDS.labels(self.service, self.consumer).observe(
             max(0.0, (datetime.now(UTC) - event["occurred_at"]).total_seconds()))
+        self._waiting.put((message, event))
+
+    def _form_batches(self) -> None:
+        """Take a free slot, then the messages waiting (at least one; up to batch_max, those
+        arriving within batch_wait of the first): while every slot is busy, messages pile up
+        here, so the busier the consumer, the larger its batches."""
+        import queue
+
+        while True:
+            self._slots.acquire()
+            batch = [self._waiting.get()]
+            deadline = time.monotonic() + self.batch_wait
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._waiting.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            self._spawn_batch(batch)
+
+    def _spawn_batch(self, batch: list) -> None:
+        BATCH_SIZE.labels(self.service, self.consumer).observe(len(batch))
         started = time.perf_counter()
-        handle_result = partial(self.handle_result, message, event, started)
         try:
-            self.container.spawn_worker(self, (event,), {}, context_data={},
-                                        handle_result=handle_result)
+            self.container.spawn_worker(
+                self, ([event for _, event in batch],), {}, context_data={},
+                handle_result=partial(self.handle_batch_result, batch, started))
         except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
+            self._slots.release()
+            for message, _ in batch:
+                self.queue_consumer.requeue_message(message)
+        except Exception:  # never lose the slot: the messages are redelivered
+            self._slots.release()
+            log.exception("could not start a batch; requeueing", extra={"queue": self.consumer})
+            for message, _ in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def handle_batch_result(self, batch, started, worker_ctx, result=None, exc_info=None):
+        try:
+            if exc_info is None:
+                elapsed = time.perf_counter() - started
+                for message, event in batch:
+                    HANDLER_SECONDS.labels(self.service, self.consumer, event["type"]).observe(
+                        elapsed)
+                    MESSAGES_PROCESSED.labels(self.service, self.consumer, event["type"]).inc()
+                    self.queue_consumer.ack_message(message)
+                return result, exc_info
+            if len(batch) == 1:
+                message, event = batch[0]
+                return self.handle_result(message, event, started, worker_ctx, result,
+                                          exc_info)
+            # Nothing of the batch committed: each message again on its own, so only one
+            # that fails by itself takes the retry ladder (from a thread of its own: this
+            # worker must not wait for a free worker).
+            BATCH_FALLBACKS.labels(self.service, self.consumer).inc()
+            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+            log.warning("batch failed, handling its messages one by one", extra={
+                "queue": self.consumer, "count": len(batch), "error": error[:500]})
+            self.container.spawn_managed_thread(partial(self._one_by_one, batch),
+                                                identifier="batch-fallback")
+            return result, exc_info
+        finally:
+            self._slots.release()
+
+    def _one_by_one(self, batch: list) -> None:
+        for n, (message, event) in enumerate(batch):
+            started = time.perf_counter()
+            try:
+                self.container.spawn_worker(
+                    self, ([event],), {}, context_data={},
+                    handle_result=partial(self.handle_result, message, event, started))
+            except ContainerBeingKilled:
+                for rest, _ in batch[n:]:
+                    self.queue_consumer.requeue_message(rest)
+                return
 
     def handle_undecodable(self, message, exc):
         self.safe_dead_letter(message, f"undecodable body: {exc}", "undecodable")
@@ -129,6 +230,7 @@ class EventConsumer(Consumer):
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, message, event, started, worker_ctx, result=None, exc_info=None):
+        """The outcome of one message handled on its own."""
         HANDLER_SECONDS.labels(self.service, self.consumer, event["type"]).observe(
             time.perf_counter() - started)
         extra = {"event_id": event["id"], "event_type": event["type"],
@@ -197,8 +299,45 @@ class EventConsumer(Consumer):
 
 event_consumer = EventConsumer.decorator
 
+Effect = Callable[[UnitOfWork, dict], None]
+EffectMany = Callable[[UnitOfWork, list[dict]], None]
 
-def handle_once(db, consumer: str, event: dict, effect) -> bool:
+
+def handle_batch(db: Database, consumer: str, events: list[dict], effect_many: EffectMany,
+                 ) -> list[dict]:
+    """Run `effect_many(uow, fresh)` on the events this consumer has not processed yet, all
+    in one transaction; returns them. A redelivered batch finds every mark and changes
+    nothing; an event twice in one batch is handled once.
+
+    The inbox marks (one statement for the batch) commit with the effect, so a crash leaves
+    all of it or none. If the effect raises, nothing commits and the entrypoint hands each
+    event over again on its own."""
+    with db.unit_of_work() as uow:
+        first = uow.first_deliveries(consumer, [e["id"] for e in events])
+        fresh, seen = [], set()
+        for e in events:
+            if e["id"] in first and e["id"] not in seen:
+                seen.add(e["id"])
+                fresh.append(e)
+            else:
+                MESSAGES_DUPLICATE.labels(db.service or "", consumer).inc()
+                log.info("duplicate event ignored", extra={"event_id": e["id"],
+                                                           "queue": consumer})
+        if fresh:
+            effect_many(uow, fresh)
+    return fresh
+
+
+def one_by_one(effect: Effect) -> EffectMany:
+    """The batch effect of a service with no set-based one: its per-event effect, in order,
+    in the batch's transaction."""
+    def effect_many(uow: UnitOfWork, events: list[dict]) -> None:
+        for event in events:
+            effect(uow, event)
+    return effect_many
+
+
+def handle_once(db: Database, consumer: str, event: dict, effect: Effect) -> bool:
     """Run `effect(uow, event)` unless this consumer already processed the event.
 
     The inbox mark commits in the same transaction as the effect: a redelivery after a

@@ -170,6 +170,15 @@ class UnitOfWork:
             "ON CONFLICT DO NOTHING RETURNING event_id", (consumer, event_id)).fetchone()
         return row is not None
 
+    def first_deliveries(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Mark many incoming events processed in one statement; returns the ids not marked
+        before (first deliveries). Sorted, so two batches lock inbox keys in one order."""
+        rows = self.conn.execute(
+            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            (consumer, sorted(set(event_ids)))).fetchall()
+        return {str(r["event_id"]) for r in rows}
+
 
 class Database:
     """A pool plus the unit-of-work factory; `on_emit` wakes the outbox relay after commit."""

@@ -26,6 +26,12 @@ MESSAGES_DEAD_LETTERED = Counter(
 HANDLER_SECONDS = Histogram(
     "ehcp_handler_seconds", "Event handler latency", ["service", "queue", "type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+BATCH_SIZE = Histogram(
+    "ehcp_consumer_batch_size", "Messages handled together in one transaction",
+    ["service", "queue"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
+BATCH_FALLBACKS = Counter(
+    "ehcp_consumer_batch_fallbacks_total",
+    "Batches whose transaction failed, then handled message by message", ["service", "queue"])
 EVENT_LAG_SECONDS = Histogram(
     "ehcp_event_lag_seconds", "Time from an event's occurred_at to its handling",
     ["service", "queue"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

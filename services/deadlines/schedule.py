@@ -53,15 +53,24 @@ def pending_alerts(m: Milestone, settings: LaSettings, known_since: date,
 # -- recompute ------------------------------------------------------------------------------
 
 
-def on_case_event(uow: UnitOfWork, event: dict, today: date) -> None:
-    """Record the event in the case's history, recompute every milestone, announce them."""
-    p = event["payload"]
-    case = store.upsert_case(uow, p["case_id"], p["reference"], event["la_code"],
-                             p["school_urn"], event["id"], today)
-    store.record_event(uow, case["case_id"], as_case_event(event))
-    recompute(uow, case, today, correlation_id=event["correlation_id"], always_announce=True)
-    log.info("deadlines computed", extra={"case_id": str(case["case_id"]),
-                                          "event_id": event["id"]})
+def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
+    """A batch of case events: cases and histories recorded set-wise, then each case
+    recomputed and announced (deadline.scheduled) once per event, so the referrals service
+    learns that every one of them was taken into account."""
+    by_case: dict[str, list[dict]] = {}
+    for event in events:
+        by_case.setdefault(str(event["payload"]["case_id"]), []).append(event)
+    latest = [(cid, evs[-1]) for cid, evs in by_case.items()]
+    cases = store.upsert_cases(uow, [
+        (cid, e["payload"]["reference"], e["la_code"], e["payload"]["school_urn"], e["id"])
+        for cid, e in latest], today)
+    store.record_events(uow, [(e["payload"]["case_id"], as_case_event(e)) for e in events])
+    for case in cases:
+        for event in by_case[str(case["case_id"])]:
+            recompute(uow, {**case, "last_event_id": event["id"]}, today,
+                      correlation_id=event["correlation_id"], always_announce=True)
+            log.info("deadlines computed", extra={"case_id": str(case["case_id"]),
+                                                  "event_id": event["id"]})
 
 
 def _state(m: Milestone) -> tuple:

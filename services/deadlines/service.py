@@ -15,7 +15,7 @@ from services.deadlines.schemas import (
     load,
 )
 from shared.config import today
-from shared.consumer import event_consumer, handle_once
+from shared.consumer import event_consumer, handle_batch
 from shared.db import Database
 from shared.events import LA_CODE
 from shared.problems import Problem, not_found
@@ -42,9 +42,9 @@ class DeadlinesService:
     settings = Settings()
 
     @event_consumer(CONSUMER)
-    def handle_event(self, event: dict) -> None:
-        handle_once(self.db, CONSUMER, event,
-                    lambda uow, e: schedule.on_case_event(uow, e, today(self.settings)))
+    def handle_events(self, events: list[dict]) -> None:
+        handle_batch(self.db, CONSUMER, events,
+                     lambda uow, batch: schedule.on_case_events(uow, batch, today(self.settings)))
 
     # -- timers -----------------------------------------------------------------------------
     @config_timer(seconds=lambda cfg: cfg.sweep_seconds)

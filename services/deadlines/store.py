@@ -39,24 +39,34 @@ MILESTONE_COLUMNS = (
 # -- cases and their history ---------------------------------------------------------------
 
 
-def upsert_case(uow: UnitOfWork, case_id, reference: str, la_code: str, school_urn: str,
-                event_id: str, today: date) -> dict:
-    """Insert or update the case (row-locking it, which serialises recomputes of one case)."""
+def upsert_cases(uow: UnitOfWork, cases: Sequence[tuple], today: date) -> list[dict]:
+    """Insert or update cases in one statement, row-locking them (which serialises
+    recomputes of one case): rows (case_id, reference, la_code, school_urn, last_event_id),
+    one per case. Locked in case id order, so two batches never wait on each other in a
+    cycle."""
+    rows = sorted(cases, key=lambda r: str(r[0]))
     return uow.execute(
         "INSERT INTO cases (case_id, reference, la_code, school_urn, last_event_id, "
-        "first_seen_on) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET "
+        "first_seen_on) SELECT c.*, %s::date FROM unnest(%s::uuid[], %s::text[], %s::text[], "
+        "%s::text[], %s::uuid[]) AS c ON CONFLICT (case_id) DO UPDATE SET "
         "reference = EXCLUDED.reference, la_code = EXCLUDED.la_code, "
         "school_urn = EXCLUDED.school_urn, last_event_id = EXCLUDED.last_event_id, "
         "updated_at = now() RETURNING *",
-        (case_id, reference, la_code, school_urn, event_id, today)).fetchone()
+        (today, *([r[i] for r in rows] for i in range(5)))).fetchall()
 
 
-def record_event(uow: UnitOfWork, case_id, event: CaseEvent) -> None:
+def record_events(uow: UnitOfWork, events: Sequence[tuple[object, CaseEvent]]) -> None:
+    """Add (case_id, event) pairs to the histories in one statement (a redelivered one is
+    there already)."""
+    if not events:
+        return
     uow.execute(
         "INSERT INTO case_events (event_id, case_id, type, on_date, data, received_at, corrects) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-        (event.id, case_id, event.type, event.on, Jsonb(dict(event.data)), event.received_at,
-         event.corrects))
+        "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::date[], %s::jsonb[], "
+        "%s::timestamptz[], %s::uuid[]) ON CONFLICT (event_id) DO NOTHING",
+        ([e.id for _, e in events], [str(c) for c, _ in events], [e.type for _, e in events],
+         [e.on for _, e in events], [Jsonb(dict(e.data)) for _, e in events],
+         [e.received_at for _, e in events], [e.corrects for _, e in events]))
 
 
 def case_history(uow: UnitOfWork, case_id) -> list[CaseEvent]:

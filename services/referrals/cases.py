@@ -516,15 +516,17 @@ def audit_trail(db: Database, raw_actor: dict, case_id: str, limit: int = 100,
 # --- events from the deadlines service ----------------------------------------------------
 
 
-def on_deadline_scheduled(uow: UnitOfWork, event: dict) -> None:
-    """The deadlines service took `as_of_event` into account for this case."""
-    p = event["payload"]
-    store.mark_deadlines_scheduled(uow, p["case_id"], str(p["as_of_event"]))
-    nxt = next_open_milestone(p["milestones"])
-    store.set_next_deadline(uow, p["case_id"], nxt and {
-        "due": effective_due(nxt), "milestone": nxt["milestone"], "status": nxt["status"]},
-        event["occurred_at"])
-
+def on_deadlines_scheduled(uow: UnitOfWork, events: list[dict]) -> None:
+    """The deadlines service took each event's `as_of_event` into account for its case: a
+    batch of deadline.scheduled in two statements."""
+    rows = []
+    for event in events:
+        p = event["payload"]
+        nxt = next_open_milestone(p["milestones"])
+        rows.append((str(p["case_id"]), str(p["as_of_event"]),
+                     effective_due(nxt) if nxt else None, nxt and nxt["milestone"],
+                     nxt and nxt["status"], event["occurred_at"]))
+    store.apply_deadlines_scheduled(uow, rows)
 
 
 # --- SEN2 ---------------------------------------------------------------------------------

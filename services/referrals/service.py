@@ -8,7 +8,7 @@ from nameko.rpc import rpc
 
 from services.referrals import cases, metrics, store
 from shared.config import now, today
-from shared.consumer import event_consumer, handle_once
+from shared.consumer import event_consumer, handle_batch
 from shared.service import Settings, Storage, config_timer, ping
 
 CONSUMER = "referrals"
@@ -96,5 +96,5 @@ class ReferralsService:
             log.exception("gauge refresh failed")
 
     @event_consumer(CONSUMER)
-    def handle_event(self, event: dict) -> None:
-        handle_once(self.db, CONSUMER, event, cases.on_deadline_scheduled)
+    def handle_events(self, events: list[dict]) -> None:
+        handle_batch(self.db, CONSUMER, events, cases.on_deadlines_scheduled)

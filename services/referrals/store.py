@@ -223,16 +223,6 @@ def valid_key(key: list, sort: str) -> bool:
     return True
 
 
-def set_next_deadline(uow: UnitOfWork, case_id, milestone: dict | None, as_of) -> None:
-    """The case's next key date as of a deadline.scheduled event (an older event, arriving
-    late, changes nothing)."""
-    uow.execute(
-        "UPDATE cases SET next_due_on = %s, next_milestone = %s, next_status = %s, "
-        "next_as_of = %s WHERE id = %s AND (next_as_of IS NULL OR next_as_of <= %s)",
-        (milestone["due"] if milestone else None, milestone["milestone"] if milestone else None,
-         milestone["status"] if milestone else None, as_of, case_id, as_of))
-
-
 def assign(uow: UnitOfWork, case_id, caseworker: str | None) -> dict:
     return uow.execute("UPDATE cases SET assigned_to = %s, updated_at = now() WHERE id = %s "
                        "RETURNING *", (caseworker, case_id)).fetchone()
@@ -249,9 +239,30 @@ def caseload(conn, la_code: str, today: date) -> list[dict]:
         (today, today, today, la_code, list(OPEN_STATES))).fetchall()
 
 
-def mark_deadlines_scheduled(uow: UnitOfWork, case_id, event_id) -> None:
-    uow.execute("UPDATE cases SET deadlines_pending = array_remove(deadlines_pending, %s::uuid) "
-                "WHERE id = %s", (event_id, case_id))
+def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
+    """A batch of deadline.scheduled, set-wise: rows (case_id, as_of_event, due, milestone,
+    status, as_of). Every case's scheduled events leave its pending list; its next key date
+    is that of its newest event (older ones, in this batch or stored, change nothing).
+    Cases in id order, so two batches lock them in one order."""
+    uow.execute(
+        "WITH s AS (SELECT * FROM unnest(%s::uuid[], %s::uuid[]) AS s(case_id, event_id)), "
+        "done AS (SELECT case_id, array_agg(event_id) AS ids FROM s GROUP BY case_id) "
+        "UPDATE cases c SET deadlines_pending = ARRAY(SELECT p FROM unnest(c.deadlines_pending) "
+        "AS p WHERE p <> ALL(done.ids)) FROM done WHERE c.id = done.case_id",
+        ([r[0] for r in scheduled], [r[1] for r in scheduled]))
+    newest: dict = {}
+    for row in scheduled:
+        if row[0] not in newest or newest[row[0]][5] <= row[5]:
+            newest[row[0]] = row
+    rows = [newest[k] for k in sorted(newest, key=str)]
+    uow.execute(
+        "UPDATE cases c SET next_due_on = n.due, next_milestone = n.milestone, "
+        "next_status = n.status, next_as_of = n.as_of "
+        "FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::text[], %s::timestamptz[]) "
+        "AS n(case_id, due, milestone, status, as_of) "
+        "WHERE c.id = n.case_id AND (c.next_as_of IS NULL OR c.next_as_of <= n.as_of)",
+        ([r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+         [r[4] for r in rows], [r[5] for r in rows]))
 
 
 # --- steps --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ topology.SUBSCRIPTIONS["flaky"] = ("referral.received",)
 
 from nameko.rpc import rpc  # noqa: E402
 
-from shared.consumer import event_consumer, handle_once  # noqa: E402
+from shared.consumer import event_consumer, handle_batch, one_by_one  # noqa: E402
 from shared.service import Storage, run  # noqa: E402
 
 
@@ -30,8 +30,8 @@ class FlakyService:
     db = Storage(relay=False)
 
     @event_consumer("flaky")
-    def handle_event(self, event):
-        handle_once(self.db, "flaky", event, record)
+    def handle_events(self, events):
+        handle_batch(self.db, "flaky", events, one_by_one(record))
 
     @rpc
     def ping(self):
