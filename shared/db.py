@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,19 +43,35 @@ def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = ""
         database_url,
         min_size=1,
         max_size=max_size,
+        # autocommit: a read is one round trip (no BEGIN and COMMIT around it; at READ
+        # COMMITTED each statement had its own snapshot anyway); a unit of work still opens
+        # a transaction of its own (conn.transaction()).
         kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row,
-                "connect_timeout": 3},
+                "connect_timeout": 3, "autocommit": True},
         name=name or schema,
         open=True,
         timeout=POOL_WAIT_SECONDS,
         # A connection left broken by a database restart is found and replaced when it is
         # taken from the pool, not by the next request failing with it.
-        check=ConnectionPool.check_connection,
+        check=check_connection,
         # psycopg_pool doubles its reconnect delay without a cap until this timeout, then
         # gives up and starts afresh on the next request: a short timeout keeps every
         # delay short, so the pool is back within seconds of the database.
         reconnect_timeout=5,
     )
+
+
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection it hands out; raising makes it take another.
+
+    An idle, healthy connection has nothing to read. One the server closed or spoke on
+    (a restart sends "terminating connection" and closes) has: only then is the round trip
+    of psycopg_pool's own check paid, instead of on every request."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 @contextmanager

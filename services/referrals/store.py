@@ -71,11 +71,11 @@ def state_from_json(raw: dict) -> CaseState:
 
 
 def next_reference_number(uow: UnitOfWork, la_code: str, year: int) -> int:
-    row = uow.execute(
-        "INSERT INTO reference_counters (la_code, year, last) VALUES (%s, %s, 1) "
-        "ON CONFLICT (la_code, year) DO UPDATE SET last = reference_counters.last + 1 "
-        "RETURNING last", (la_code, year)).fetchone()
-    return row["last"]
+    """The next number of the LA's year, from its own sequence (created by the first request
+    of the year): nothing is locked until commit, so concurrent requests never queue here.
+    A rolled-back request leaves a gap (0006_reference_sequences.sql)."""
+    return uow.execute("SELECT next_reference_number(%s, %s) AS n",
+                       (la_code, year)).fetchone()["n"]
 
 
 def lock_idempotency_key(uow: UnitOfWork, key: str) -> None:
