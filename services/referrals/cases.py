@@ -46,11 +46,16 @@ EVENT_DATA_KEYS = ("outcome", "adviser", "school_urn", "transfer_year", "to_phas
                    "exception_id", "la_code", "order", "unopposed", "transfer_on",
                    "year_group", "meeting_on", "moved_on")
 LA_ROLES = ("la_caseworker", "la_manager")
+# Schemas of every request, built once: building one deep-copies its fields, which cost
+# as much as the validation itself (marshmallow schemas hold no per-call state).
+_ACTOR = Actor()
+_REQUEST = ReferralRequest()
+_REFERRALS = Referral(many=True)
 
 
 def load_actor(raw: dict) -> dict:
     try:
-        return Actor().load(raw)
+        return _ACTOR.load(raw)
     except ValidationError as exc:
         raise Problem(401, "Unauthenticated", "Unknown caller.", []) from exc
 
@@ -100,7 +105,7 @@ def details(rows: list[dict]) -> list[dict]:
         referral = store.as_referral(row)
         referral["allowed_steps"] = lifecycle.allowed_steps(store.state_from_json(row["state"]))
         out.append(referral)
-    return Referral(many=True).dump(out)
+    return _REFERRALS.dump(out)
 
 
 def _visible(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = False) -> dict:
@@ -123,7 +128,7 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
     (a back-dated import has no time of day and counts from its date)."""
     actor = load_actor(raw_actor)
     try:
-        request = ReferralRequest().load(body if isinstance(body, dict) else {})
+        request = _REQUEST.load(body if isinstance(body, dict) else {})
     except ValidationError as exc:
         raise validation_problem(exc.messages) from None
     try:
