@@ -208,16 +208,29 @@ class EventConsumer(Consumer):
             self._slots.release()
 
     def _one_by_one(self, batch: list) -> None:
+        """Each message of a failed batch in its own worker, in order, one after another
+        (as if the batch had never been formed: no two of them race each other)."""
+        import eventlet.event
+
         for n, (message, event) in enumerate(batch):
             started = time.perf_counter()
+            done = eventlet.event.Event()
+
+            def finished(worker_ctx, result=None, exc_info=None, message=message, event=event,
+                         started=started, done=done):
+                try:
+                    return self.handle_result(message, event, started, worker_ctx, result,
+                                              exc_info)
+                finally:
+                    done.send()
             try:
-                self.container.spawn_worker(
-                    self, ([event],), {}, context_data={},
-                    handle_result=partial(self.handle_result, message, event, started))
+                self.container.spawn_worker(self, ([event],), {}, context_data={},
+                                            handle_result=finished)
             except ContainerBeingKilled:
                 for rest, _ in batch[n:]:
                     self.queue_consumer.requeue_message(rest)
                 return
+            done.wait()
 
     def handle_undecodable(self, message, exc):
         self.safe_dead_letter(message, f"undecodable body: {exc}", "undecodable")
