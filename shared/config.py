@@ -26,6 +26,9 @@ class Config:
     outbox_relay: bool = True  # off: this process writes its outbox but leaves publishing
     relay_poll_seconds: float = 0.2
     relay_batch: int = 500
+    # While busy, the relay waits this long after a batch so that the next one is larger
+    # (fewer round trips per event); idle, a commit is published at once.
+    relay_linger_ms: float = 5.0
     sweep_seconds: float = 5.0
     db_pool_size: int = 10
     # Retention: sent outbox rows and processed inbox ids older than this are deleted (the
@@ -107,6 +110,7 @@ def load_config(service: str, env: dict | None = None) -> Config:
         outbox_relay=env.get("OUTBOX_RELAY", "on").lower() not in ("off", "0", "false"),
         relay_poll_seconds=float(env.get("RELAY_POLL_SECONDS", Config.relay_poll_seconds)),
         relay_batch=int(env.get("RELAY_BATCH", Config.relay_batch)),
+        relay_linger_ms=float(env.get("RELAY_LINGER_MS", Config.relay_linger_ms)),
         sweep_seconds=float(env.get("SWEEP_SECONDS", Config.sweep_seconds)),
         db_pool_size=int(env.get("DB_POOL_SIZE", Config.db_pool_size)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS",

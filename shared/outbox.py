@@ -35,8 +35,9 @@ RELAY_BACKOFF_CAP = 5.0
 
 class OutboxRelay:
     def __init__(self, service: str, amqp_uri: str, pool, batch: int = 500,
-                 poll_seconds: float = 0.2):
+                 poll_seconds: float = 0.2, linger_seconds: float = 0.0):
         self.service = service
+        self.linger_seconds = linger_seconds
         self.amqp_uri = amqp_uri
         self.pool = pool
         self.batch = batch
@@ -77,6 +78,12 @@ class OutboxRelay:
                 time.sleep(min(RELAY_BACKOFF_CAP, 0.25 * 2 ** min(failures, 6)))
                 continue
             if sent < self.batch:
+                if sent and self.linger_seconds:
+                    # Busy (rows were just sent): let the commits of the next moment join
+                    # the next batch instead of claiming them one per round trip. Idle, the
+                    # first commit is sent as soon as its wake-up arrives.
+                    time.sleep(self.linger_seconds)
+                    continue
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 

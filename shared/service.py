@@ -41,7 +41,8 @@ class Storage(DependencyProvider):
         self.relay = None
         if self.with_relay and cfg.outbox_relay:
             self.relay = OutboxRelay(cfg.service, cfg.amqp_uri, self.pool,
-                                     batch=cfg.relay_batch, poll_seconds=cfg.relay_poll_seconds)
+                                     batch=cfg.relay_batch, poll_seconds=cfg.relay_poll_seconds,
+                                     linger_seconds=cfg.relay_linger_ms / 1000)
         self.database = Database(self.pool, on_emit=self.relay.wake if self.relay else None,
                                  service=cfg.service)
 
