@@ -11,7 +11,8 @@ through its relay again).
 The baseline, on the same broker in the same run: N persistent messages of the same size
 as a referral.received event published to a durable queue with publisher confirms, in
 batches of 500 confirms (what the outbox relay does): the ceiling of any event pipeline
-on this broker. Goal: the pipeline at 10% of it or more. Usage:
+on this broker. Goal: the pipeline at 10% of it or more. Also printed: the deadlines
+service's rate alone (N referral.received queued while it is stopped, then drained). Usage:
     .venv/bin/python bench/pipeline.py [N] [C]     (defaults 2000 requests, 16 clients)
 """
 
@@ -30,7 +31,9 @@ import amqp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared.topology import EVENTS  # noqa: E402
 from tests.support.api import Api, referral_body, token  # noqa: E402
+from tests.support.bus import referral_received  # noqa: E402
 from tests.support.infra import fresh_infra  # noqa: E402
 from tests.support.processes import System  # noqa: E402
 
@@ -91,9 +94,7 @@ def wait_for_deadlines(infra, ids: list[str], timeout: float) -> float:
             time.sleep(0.02)
 
 
-def raw_publish(amqp_uri: str, n: int, size: int) -> float:
-    """Seconds to publish n persistent messages of `size` bytes to a durable queue, waiting
-    for the broker's confirms a batch at a time."""
+def amqp_connection(amqp_uri: str) -> amqp.Connection:
     rest = amqp_uri.split("://", 1)[1]
     creds, hostpart = rest.split("@", 1)
     host, _, vhost = hostpart.partition("/")
@@ -101,33 +102,67 @@ def raw_publish(amqp_uri: str, n: int, size: int) -> float:
     conn = amqp.Connection(host=host, userid=user, password=password,
                            virtual_host=vhost or "/")
     conn.connect()
-    channel = conn.channel()
-    queue = f"bench.pipeline.{uuid.uuid4().hex[:8]}"
-    channel.queue_declare(queue, durable=True, auto_delete=False)
-    channel.confirm_select()
+    return conn
+
+
+def confirmed_publish(channel, conn, bodies, exchange: str, routing_key: str) -> None:
+    """Persistent messages with publisher confirms, waiting a batch of confirms at a time
+    (what the outbox relay does)."""
     pending: set[int] = set()
+    seq = [0]
 
     def settle(tag: int, multiple: bool) -> None:
         for t in [t for t in pending if (t <= tag if multiple else t == tag)]:
             pending.discard(t)
 
     channel.events["basic_ack"].add(settle)
-    body = b"x" * size
-    seq = 0
-    started = time.perf_counter()
-    for first in range(0, n, CONFIRM_BATCH):
-        for _ in range(min(CONFIRM_BATCH, n - first)):
-            seq += 1
-            pending.add(seq)
+    for first in range(0, len(bodies), CONFIRM_BATCH):
+        for body in bodies[first:first + CONFIRM_BATCH]:
+            seq[0] += 1
+            pending.add(seq[0])
             channel.basic_publish(amqp.Message(body, delivery_mode=2,
-                                               content_type="application/json"),
-                                  exchange="", routing_key=queue)
+                                               content_type="application/json",
+                                               content_encoding="utf-8"),
+                                  exchange=exchange, routing_key=routing_key)
         while pending:
             conn.drain_events(timeout=10)
+    channel.events["basic_ack"].discard(settle)
+
+
+def raw_publish(amqp_uri: str, n: int, size: int) -> float:
+    """Seconds to publish n persistent messages of `size` bytes to a durable queue, waiting
+    for the broker's confirms a batch at a time."""
+    conn = amqp_connection(amqp_uri)
+    channel = conn.channel()
+    queue = f"bench.pipeline.{uuid.uuid4().hex[:8]}"
+    channel.queue_declare(queue, durable=True, auto_delete=False)
+    channel.confirm_select()
+    started = time.perf_counter()
+    confirmed_publish(channel, conn, [b"x" * size] * n, "", queue)
     elapsed = time.perf_counter() - started
     channel.queue_delete(queue)
     conn.close()
     return elapsed
+
+
+def deadlines_alone(system, infra, n: int) -> float:
+    """Events per second of the deadlines service alone: n referral.received queued while
+    it is stopped, drained after it started (from its start to the last case's milestones)."""
+    events = [referral_received(f"881-2026-{90000 + k % 9999:05d}", school_urn=SCHOOL)
+              for k in range(n)]
+    deadlines = system.services["deadlines"]
+    deadlines.stop()
+    conn = amqp_connection(infra.amqp_uri)
+    channel = conn.channel()
+    channel.confirm_select()
+    confirmed_publish(channel, conn, [json.dumps(e).encode() for e in events],
+                      EVENTS.name, "referral.received")
+    conn.close()
+    deadlines.start()
+    started = time.perf_counter()
+    done = wait_for_deadlines(infra, [str(e["payload"]["case_id"]) for e in events],
+                              60 + n / 10)
+    return n / (done - started)
 
 
 def event_size(infra) -> int:
@@ -163,6 +198,7 @@ def main(n: int = 2000, clients: int = 16) -> None:
 
             size = event_size(infra)
             raw_secs = raw_publish(infra.amqp_uri, n, size)
+            deadlines_rate = deadlines_alone(system, infra, n)
         finally:
             system.stop()
 
@@ -175,6 +211,7 @@ def main(n: int = 2000, clients: int = 16) -> None:
           f"({pipeline_secs:.1f} s)")
     print(f"baseline, raw durable publish + confirms: {raw_rate:8.0f} msg/s "
           f"({raw_secs:.2f} s, batches of {CONFIRM_BATCH})")
+    print(f"deadlines service alone, {n} queued events:  {deadlines_rate:6.0f} events/s")
     print(f"ratio pipeline / raw publish: {ratio:.1%} (goal >= {GOAL:.0%}: "
           f"{'met' if ratio >= GOAL else 'NOT met'})")
     if ratio < GOAL:
