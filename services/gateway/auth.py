@@ -153,10 +153,11 @@ def discover_jwks_url(issuer: str, timeout: float = 5.0) -> str:
 class Authenticator:
     """Turns an Authorization header into an actor: {sub, role, roles, la_code, school_urn}."""
 
-    def __init__(self, settings: AuthSettings):
+    def __init__(self, settings: AuthSettings, user_cache_seconds: float = 0.0):
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
         self.failures = FailureLimiter()  # failed sign-ins, counted by the gateway
+        self.users = UserCache(user_cache_seconds)  # users rows, for `reconcile`
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         # Built on first use, not at start-up: the gateway starts (and answers /healthz)
@@ -268,6 +269,37 @@ def reconcile(actor: dict, user: dict | None) -> dict:
                            "token.")
     return {**actor, "role": roles[0], "roles": roles, "la_code": user["la_code"],
             "school_urn": user["school_urn"]}
+
+
+class UserCache:
+    """Users rows of active accounts, reused for `ttl` seconds, so a read does not look its
+    caller up again on every request. Only active rows are kept: an unknown or disabled
+    subject is looked up each time. This gateway forgets a row the moment it changes one
+    (API or pages); a change made elsewhere (another instance, the CLI) is seen within
+    `ttl`. Per process, like FailureLimiter."""
+
+    MAX_USERS = 50_000  # beyond this, the cache starts afresh (a region has far fewer staff)
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._rows: dict[str, tuple[float, dict]] = {}
+
+    def get(self, sub: str, load: Callable[[str], dict | None]) -> dict | None:
+        hit = self._rows.get(sub)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        row = load(sub)
+        if row is not None and row["active"] and self.ttl > 0:
+            if len(self._rows) >= self.MAX_USERS:
+                self._rows.clear()
+            self._rows[sub] = (self.clock() + self.ttl, row)
+        else:
+            self._rows.pop(sub, None)
+        return row
+
+    def forget(self, sub: str) -> None:
+        self._rows.pop(sub, None)
 
 
 class FailureLimiter:

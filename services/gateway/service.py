@@ -48,7 +48,8 @@ class Auth(DependencyProvider):
     """The token verifier and the failed-sign-in counter, built once per process."""
 
     def setup(self):
-        self.authenticator = Authenticator(AuthSettings.from_env(self.container.config["EHCP"]))
+        cfg = self.container.config["EHCP"]
+        self.authenticator = Authenticator(AuthSettings.from_env(cfg), cfg.user_cache_seconds)
 
     def get_dependency(self, worker_ctx) -> Authenticator:
         return self.authenticator
@@ -114,8 +115,12 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
             raise
 
     def _account(self, sub: str) -> dict | None:
-        """The subject's users row: one indexed read per request (no cache, so disabling or
-        moving a user takes effect at once on every gateway instance)."""
+        """The subject's users row, reused for USER_CACHE_SECONDS while it is active
+        (auth.UserCache): a user disabled or moved here is refused at once, on another
+        gateway instance or by the CLI within that time."""
+        return self.auth.users.get(sub, self._load_account)
+
+    def _load_account(self, sub: str) -> dict | None:
         try:
             with self.db.read() as conn:
                 return region.get_user(conn, sub)
