@@ -8,8 +8,9 @@ concurrent keep-alive clients for SECONDS each against:
   gateway  GET /v1/referrals/{id}/deadlines  (the same, plus the case's milestones)
   bare     the same two reads as a plain eventlet.wsgi app (the gateway's server kind) in
            its own process, on a pooled connection per schema (shared.db.make_pool, as the
-           services): the case row by id and LA, the audit insert, commit, the milestones
-           query (services/deadlines/store.py), JSON. No token, no RPC.
+           services): the referrals service's statement (case row by id and LA with its
+           audit row, store.read_case), the deadlines service's milestones query
+           (schedule.deadlines_of_cases), JSON. No token, no RPC, no schema.
 Prints req/s of each, the ratios and whether the goal (each >= 0.40 of bare) is met; exit
 code 1 if not. Run:
     .venv/bin/python bench/reads.py [SECONDS] [CLIENTS]        (default 10 s, 8 clients)
@@ -45,21 +46,23 @@ def bare_app(database_url: str, port: int) -> None:
     from eventlet import wsgi
 
     from services.deadlines import schedule
+    from services.referrals import store
     from shared.db import make_pool
 
     cases = make_pool(database_url, "referrals", name="bare-referrals")
     deadlines = make_pool(database_url, "deadlines", name="bare-deadlines")
 
+    actor = {"sub": "bench-bare", "role": "la_caseworker", "la_code": LA,
+             "source": "127.0.0.1"}
+
     def case_and_audit(case_id: str) -> dict | None:
-        with cases.connection() as conn, conn.transaction():
-            row = conn.execute("SELECT * FROM cases WHERE id = %s AND la_code = %s",
-                               (case_id, LA)).fetchone()
-            if row is not None:
-                conn.execute(
-                    "INSERT INTO audit_log (case_id, actor_sub, actor_role, action, detail, "
-                    "source, la_code) VALUES (%s, %s, %s, 'read', '{}', %s, %s)",
-                    (case_id, "bench-bare", "la_caseworker", "127.0.0.1", LA))
-        return row
+        # the statement the referrals service runs (its row and audit row, autocommit)
+        with cases.connection() as conn:
+            conn.autocommit = True
+            try:
+                return store.read_case(conn, actor, case_id, "read")
+            finally:
+                conn.autocommit = False
 
     def app(environ, start_response):
         parts = environ["PATH_INFO"].strip("/").split("/")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -49,12 +50,25 @@ def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = ""
         timeout=POOL_WAIT_SECONDS,
         # A connection left broken by a database restart is found and replaced when it is
         # taken from the pool, not by the next request failing with it.
-        check=ConnectionPool.check_connection,
+        check=check_idle_connection,
         # psycopg_pool doubles its reconnect delay without a cap until this timeout, then
         # gives up and starts afresh on the next request: a short timeout keeps every
         # delay short, so the pool is back within seconds of the database.
         reconnect_timeout=5,
     )
+
+
+def check_idle_connection(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection it hands out, without a round trip when nothing
+    happened to it: an idle connection's socket has nothing to read unless the server wrote
+    to it (a restart's termination notice, a closed socket), and then the full check
+    (an empty query) runs and raises. A ping on every checkout cost each read one more
+    round trip to PostgreSQL."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 @contextmanager
@@ -188,6 +202,19 @@ class Database:
                 yield uow
         if uow.emitted and self.on_emit:
             self.on_emit()
+
+    @contextmanager
+    def statement(self) -> Iterator[psycopg.Connection]:
+        """A connection in autocommit, for one statement that is its own transaction and
+        emits no event: a case read and its audit row, written by that same statement.
+        Two round trips (BEGIN, COMMIT) fewer than a unit of work, as atomic."""
+        with _unavailable_as_503(), self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                with suppress(psycopg.Error):  # a broken connection: the pool discards it
+                    conn.autocommit = False
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection]:

@@ -185,9 +185,12 @@ def same_request(existing: dict, print_: str) -> None:
 
 def get_referral(db: Database, raw_actor: dict, case_id: str) -> dict:
     actor = load_actor(raw_actor)
-    with db.unit_of_work() as uow:
-        row = _visible(uow, actor, case_id)
-        store.audit(uow, actor, "read", row["id"], la_code=row["la_code"])
+    if not is_uuid(case_id):
+        raise not_found()
+    with db.statement() as conn:  # one statement: the row and its audit (store.read_case)
+        row = store.read_case(conn, actor, case_id, "read")
+    if row is None:
+        raise not_found()
     return detail(row)
 
 
