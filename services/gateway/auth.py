@@ -272,25 +272,30 @@ def reconcile(actor: dict, user: dict | None) -> dict:
 
 
 class UserCache:
-    """Users rows of active accounts, reused for `ttl` seconds, so a read does not look its
-    caller up again on every request. Only active rows are kept: an unknown or disabled
-    subject is looked up each time. This gateway forgets a row the moment it changes one
-    (API or pages); a change made elsewhere (another instance, the CLI) is seen within
-    `ttl`. Per process, like FailureLimiter."""
+    """Users rows of active accounts, reused for at most `ttl` seconds so a read does not
+    look its caller up on every request. Served from only while `listening`: the gateway
+    listens for the users table's changes (migration 0004_user_changes.sql) and forgets a
+    row the moment any instance, page or CLI command changes it; while that listener is
+    down every request reads the table. Unknown and disabled subjects are never kept.
+    Per process, like FailureLimiter."""
 
     MAX_USERS = 50_000  # beyond this, the cache starts afresh (a region has far fewer staff)
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self.clock = clock
+        self.listening = False
         self._rows: dict[str, tuple[float, dict]] = {}
+        self._changes = 0  # bumped by every forget: a row loaded across one is not kept
 
     def get(self, sub: str, load: Callable[[str], dict | None]) -> dict | None:
-        hit = self._rows.get(sub)
+        hit = self._rows.get(sub) if self.listening else None
         if hit is not None and hit[0] > self.clock():
             return hit[1]
+        changes = self._changes
         row = load(sub)
-        if row is not None and row["active"] and self.ttl > 0:
+        if (row is not None and row["active"] and self.ttl > 0 and self.listening
+                and changes == self._changes):
             if len(self._rows) >= self.MAX_USERS:
                 self._rows.clear()
             self._rows[sub] = (self.clock() + self.ttl, row)
@@ -299,7 +304,14 @@ class UserCache:
         return row
 
     def forget(self, sub: str) -> None:
+        self._changes += 1
         self._rows.pop(sub, None)
+
+    def set_listening(self, listening: bool) -> None:
+        """The listener (re)connected or lost its connection: either way, start afresh."""
+        self._changes += 1
+        self._rows.clear()
+        self.listening = listening
 
 
 class FailureLimiter:

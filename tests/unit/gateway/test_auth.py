@@ -298,6 +298,7 @@ def test_user_cache_reuses_an_active_row_until_its_ttl_and_forgets_on_change():
         return rows.get(sub)
 
     cache = UserCache(ttl=5, clock=lambda: clock[0])
+    cache.set_listening(True)
     assert cache.get("cw", load)["active"] and cache.get("cw", load)["active"]
     assert loads == ["cw"]  # the second request did not look the user up
     rows["cw"] = {"sub": "cw", "active": False}  # disabled by another instance or the CLI
@@ -319,8 +320,45 @@ def test_user_cache_never_keeps_an_unknown_subject_and_ttl_zero_keeps_nothing():
         return None if sub == "nobody" else {"sub": sub, "active": True}
 
     cache = UserCache(ttl=5)
+    cache.set_listening(True)
     assert cache.get("nobody", load) is None and cache.get("nobody", load) is None
     off = UserCache(ttl=0)
+    off.set_listening(True)
     off.get("cw", load)
     off.get("cw", load)
     assert loads == ["nobody", "nobody", "cw", "cw"]
+
+
+def test_user_cache_serves_nothing_while_not_listening_for_changes():
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        return {"sub": sub, "active": True}
+
+    cache = UserCache(ttl=5)
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw"]  # the listener has not connected yet
+    cache.set_listening(True)
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw", "cw"]
+    cache.set_listening(False)  # its connection was lost: changes could be missed
+    cache.get("cw", load)
+    assert loads == ["cw", "cw", "cw", "cw"]
+
+
+def test_user_cache_does_not_keep_a_row_loaded_while_a_change_arrived():
+    cache = UserCache(ttl=5)
+    cache.set_listening(True)
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        cache.forget("someone")  # a change notified while this row was being read
+        return {"sub": sub, "active": True}
+
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw"]
