@@ -3,7 +3,8 @@ SQL, in the same run (issue 10).
 
 Starts the four services on a private vhost and database, submits CASES requests through
 the API and waits until the deadlines service has scheduled each, then drives CLIENTS
-concurrent keep-alive clients for SECONDS each against:
+concurrent keep-alive clients for SECONDS each (in four alternating slices, gateway then
+bare, so the load of other jobs on the machine falls on both) against:
   gateway  GET /v1/referrals/{id}            (token, users row, RPC, case row, audit, JSON)
   gateway  GET /v1/referrals/{id}/deadlines  (the same, plus the case's milestones)
   bare     the same two reads as a plain eventlet.wsgi app (the gateway's server kind) in
@@ -35,6 +36,7 @@ TODAY = date(2026, 11, 16)
 LA, URN = "881", "881001"
 CASES = 40
 GOAL = 0.40
+ROUNDS = 4  # each measurement in this many alternating slices
 
 
 def bare_app(database_url: str, port: int) -> None:
@@ -145,14 +147,17 @@ def main(seconds: float = 10.0, clients: int = 8) -> int:
             auth = {"Authorization": f"Bearer {bearer}"}
             results = {}
             for name, suffix in (("read", ""), ("deadlines", "/deadlines")):
-                warm = min(2.0, seconds / 5)
-                drive([f"{system.url}/v1/referrals/{i}{suffix}" for i in ids], auth, warm,
-                      clients)
-                drive([f"{base}/case/{i}{suffix}" for i in ids], {}, warm, clients)
-                results[name] = (
-                    drive([f"{system.url}/v1/referrals/{i}{suffix}" for i in ids], auth,
-                          seconds, clients),
-                    drive([f"{base}/case/{i}{suffix}" for i in ids], {}, seconds, clients))
+                gateway_urls = [f"{system.url}/v1/referrals/{i}{suffix}" for i in ids]
+                bare_urls = [f"{base}/case/{i}{suffix}" for i in ids]
+                drive(gateway_urls, auth, 1.0, clients)  # warm up pools and connections
+                drive(bare_urls, {}, 1.0, clients)
+                # interleaved rounds, so a change in the machine's load (other jobs on it)
+                # falls on both sides alike
+                rates: tuple[list[float], list[float]] = ([], [])
+                for _ in range(ROUNDS):
+                    rates[0].append(drive(gateway_urls, auth, seconds / ROUNDS, clients))
+                    rates[1].append(drive(bare_urls, {}, seconds / ROUNDS, clients))
+                results[name] = (sum(rates[0]) / ROUNDS, sum(rates[1]) / ROUNDS)
         finally:
             if bare is not None:
                 bare.terminate()
