@@ -101,8 +101,9 @@ def details(rows: list[dict]) -> list[dict]:
     the page's SQL), built once for all."""
     out = []
     for row in rows:
-        referral = store.as_referral(row)
-        referral["allowed_steps"] = lifecycle.allowed_steps(store.state_from_json(row["state"]))
+        state = store.state_from_json(row["state"])  # parsed once for both
+        referral = store.as_referral(row, state)
+        referral["allowed_steps"] = lifecycle.allowed_steps(state)
         out.append(referral)
     return REFERRALS.dump(out)
 

@@ -360,8 +360,10 @@ def audit_trail(uow: UnitOfWork, case_id, limit: int, before_id: int | None) -> 
 # --- output -------------------------------------------------------------------------------
 
 
-def as_referral(row: dict) -> dict:
-    state = state_from_json(row["state"]) if row.get("state") else None
+def as_referral(row: dict, state: CaseState | None = None) -> dict:
+    """The case for its readers (`state`: the row's, when the caller has parsed it)."""
+    if state is None and row.get("state"):
+        state = state_from_json(row["state"])
     out = {
         "id": row["id"], "reference": row["reference"], "status": row["status"],
         "la_code": row["la_code"], "school_urn": row["school_urn"],
