@@ -58,6 +58,7 @@ class Config:
     max_token_seconds: int = 12 * 3600  # longest `exp - iat` a token may have
     auth_failures_per_subject: int = 10  # failed sign-ins a minute per claimed subject
     auth_failures_per_ip: int = 60  # and per client address (a school's NAT is one address)
+    user_cache_seconds: float = 5.0  # how long a gateway reuses an active user's row (0: never)
     queue_type: str = "classic"  # or quorum: replicated event queues (shared/topology.py)
     # The environment as read by the loader: services with settings of their own (SMTP for
     # notifications) parse their section from here, so the environment is read in one place.
@@ -137,6 +138,7 @@ def load_config(service: str, env: dict | None = None) -> Config:
         auth_failures_per_subject=int(env.get("AUTH_FAILURES_PER_SUBJECT",
                                               Config.auth_failures_per_subject)),
         auth_failures_per_ip=int(env.get("AUTH_FAILURES_PER_IP", Config.auth_failures_per_ip)),
+        user_cache_seconds=float(env.get("USER_CACHE_SECONDS", Config.user_cache_seconds)),
         queue_type=_queue_type(env.get("QUEUE_TYPE", Config.queue_type)),
         env=dict(env),
     )

@@ -53,7 +53,7 @@ def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = ""
         timeout=POOL_WAIT_SECONDS,
         # A connection left broken by a database restart is found and replaced when it is
         # taken from the pool, not by the next request failing with it.
-        check=check_connection,
+        check=check_idle_connection,
         # psycopg_pool doubles its reconnect delay without a cap until this timeout, then
         # gives up and starts afresh on the next request: a short timeout keeps every
         # delay short, so the pool is back within seconds of the database.
@@ -61,14 +61,14 @@ def make_pool(database_url: str, schema: str, max_size: int = 10, name: str = ""
     )
 
 
-def check_connection(conn: psycopg.Connection) -> None:
-    """The pool's check of a connection it hands out; raising makes it take another.
-
-    An idle, healthy connection has nothing to read. One the server closed or spoke on
-    (a restart sends "terminating connection" and closes) has: only then is the round trip
-    of psycopg_pool's own check paid, instead of on every request."""
+def check_idle_connection(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection it hands out, without a round trip when nothing
+    happened to it: an idle connection's socket has nothing to read unless the server wrote
+    to it (a restart's termination notice, a closed socket), and then the full check
+    (an empty query) runs and raises. A ping on every checkout cost each read one more
+    round trip to PostgreSQL."""
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("connection closed")
+        raise psycopg.OperationalError("the connection is closed")
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
         ConnectionPool.check_connection(conn)
@@ -214,6 +214,15 @@ class Database:
                 yield uow
         if uow.emitted and self.on_emit:
             self.on_emit()
+
+    @contextmanager
+    def statement(self) -> Iterator[psycopg.Connection]:
+        """A connection for one statement that is its own transaction and emits no event
+        (a case read and its audit row, written by that same statement). Pool connections
+        are in autocommit, so this is two round trips (BEGIN, COMMIT) fewer than a unit of
+        work, and as atomic."""
+        with self.read() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection]:

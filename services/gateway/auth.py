@@ -153,10 +153,11 @@ def discover_jwks_url(issuer: str, timeout: float = 5.0) -> str:
 class Authenticator:
     """Turns an Authorization header into an actor: {sub, role, roles, la_code, school_urn}."""
 
-    def __init__(self, settings: AuthSettings):
+    def __init__(self, settings: AuthSettings, user_cache_seconds: float = 0.0):
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
         self.failures = FailureLimiter()  # failed sign-ins, counted by the gateway
+        self.users = UserCache(user_cache_seconds)  # users rows, for `reconcile`
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         # Built on first use, not at start-up: the gateway starts (and answers /healthz)
@@ -268,6 +269,49 @@ def reconcile(actor: dict, user: dict | None) -> dict:
                            "token.")
     return {**actor, "role": roles[0], "roles": roles, "la_code": user["la_code"],
             "school_urn": user["school_urn"]}
+
+
+class UserCache:
+    """Users rows of active accounts, reused for at most `ttl` seconds so a read does not
+    look its caller up on every request. Served from only while `listening`: the gateway
+    listens for the users table's changes (migration 0004_user_changes.sql) and forgets a
+    row the moment any instance, page or CLI command changes it; while that listener is
+    down every request reads the table. Unknown and disabled subjects are never kept.
+    Per process, like FailureLimiter."""
+
+    MAX_USERS = 50_000  # beyond this, the cache starts afresh (a region has far fewer staff)
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self.listening = False
+        self._rows: dict[str, tuple[float, dict]] = {}
+        self._changes = 0  # bumped by every forget: a row loaded across one is not kept
+
+    def get(self, sub: str, load: Callable[[str], dict | None]) -> dict | None:
+        hit = self._rows.get(sub) if self.listening else None
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        changes = self._changes
+        row = load(sub)
+        if (row is not None and row["active"] and self.ttl > 0 and self.listening
+                and changes == self._changes):
+            if len(self._rows) >= self.MAX_USERS:
+                self._rows.clear()
+            self._rows[sub] = (self.clock() + self.ttl, row)
+        else:
+            self._rows.pop(sub, None)
+        return row
+
+    def forget(self, sub: str) -> None:
+        self._changes += 1
+        self._rows.pop(sub, None)
+
+    def set_listening(self, listening: bool) -> None:
+        """The listener (re)connected or lost its connection: either way, start afresh."""
+        self._changes += 1
+        self._rows.clear()
+        self.listening = listening
 
 
 class FailureLimiter:

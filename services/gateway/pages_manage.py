@@ -134,6 +134,7 @@ class ManagePages:
         def save(conn, v):
             check_user_claims(v)
             region.upsert_user(conn, v["sub"], v["role"], v["la_code"], v["school_urn"])
+            self.auth.users.forget(v["sub"])
         return self._admin_save(request, visit, "users", schemas.User, save)
 
     @page("POST", "/admin/users/{sub}/{action}", "admin_user_action", ADMIN)
@@ -143,6 +144,7 @@ class ManagePages:
         with self.db.unit_of_work() as uow:
             if region.set_active(uow.conn, sub, action == "enable") is None:
                 raise Problem(404, "Not found", "No such user.")
+        self.auth.users.forget(sub)  # its bearer tokens are refused from the next request
         return redirect(f"/admin/users?done={action}d")
 
     @page("GET", "/admin/recipients", "admin_recipients", ADMIN)

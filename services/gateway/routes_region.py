@@ -93,12 +93,14 @@ class RegionRoutes:
         with self.db.unit_of_work() as uow:
             row = region.upsert_user(uow.conn, user["sub"], user["role"], user["la_code"],
                                      user["school_urn"])
+        self.auth.users.forget(user["sub"])  # its next request sees the new row
         return json_response(row, 201)
 
     def _set_active(self, request, sub: str, active: bool):
         self._actor(request, ADMIN)
         with self.db.unit_of_work() as uow:
             row = region.set_active(uow.conn, sub, active)
+        self.auth.users.forget(sub)  # a disabled user is refused from the next request on
         if row is None:
             raise not_found("user")
         return json_response(row)

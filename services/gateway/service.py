@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import eventlet
+import psycopg
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 
@@ -48,7 +50,32 @@ class Auth(DependencyProvider):
     """The token verifier and the failed-sign-in counter, built once per process."""
 
     def setup(self):
-        self.authenticator = Authenticator(AuthSettings.from_env(self.container.config["EHCP"]))
+        cfg = self.container.config["EHCP"]
+        self.authenticator = Authenticator(AuthSettings.from_env(cfg), cfg.user_cache_seconds)
+
+    def start(self):
+        if self.authenticator.users.ttl > 0:
+            self.container.spawn_managed_thread(self._listen_for_user_changes,
+                                                identifier="user-changes")
+
+    def _listen_for_user_changes(self) -> None:
+        """Forget a cached users row as soon as the table changes (NOTIFY from its trigger);
+        reconnect after a failure, serving no cached row meanwhile."""
+        cfg, users = self.container.config["EHCP"], self.authenticator.users
+        while True:
+            try:
+                with psycopg.connect(cfg.database_url, autocommit=True,
+                                     connect_timeout=3) as conn:
+                    conn.execute("LISTEN gateway_users")
+                    users.set_listening(True)
+                    while True:
+                        for note in conn.notifies(timeout=30):
+                            users.forget(note.payload)
+                        conn.execute("SELECT 1")  # thirty quiet seconds: is the link alive?
+            except Exception as exc:  # database down or restarted: retried shortly
+                log.warning("user change listener lost", extra={"error": repr(exc)})
+            users.set_listening(False)
+            eventlet.sleep(1)
 
     def get_dependency(self, worker_ctx) -> Authenticator:
         return self.authenticator
@@ -114,8 +141,12 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
             raise
 
     def _account(self, sub: str) -> dict | None:
-        """The subject's users row: one indexed read per request (no cache, so disabling or
-        moving a user takes effect at once on every gateway instance)."""
+        """The subject's users row, reused for up to USER_CACHE_SECONDS while it is active
+        and unchanged (auth.UserCache: any change to the row, from any instance, page or
+        CLI command, is seen at the next request)."""
+        return self.auth.users.get(sub, self._load_account)
+
+    def _load_account(self, sub: str) -> dict | None:
         try:
             with self.db.read() as conn:
                 return region.get_user(conn, sub)

@@ -46,16 +46,16 @@ EVENT_DATA_KEYS = ("outcome", "adviser", "school_urn", "transfer_year", "to_phas
                    "exception_id", "la_code", "order", "unopposed", "transfer_on",
                    "year_group", "meeting_on", "moved_on")
 LA_ROLES = ("la_caseworker", "la_manager")
-# Schemas of every request, built once: building one deep-copies its fields, which cost
-# as much as the validation itself (marshmallow schemas hold no per-call state).
-_ACTOR = Actor()
-_REQUEST = ReferralRequest()
-_REFERRALS = Referral(many=True)
+# Schemas built once: building one deep-copies its fields, which cost as much as the
+# validation itself (or a case read's SQL). None keeps state between calls.
+ACTOR = Actor()
+REQUEST = ReferralRequest()
+REFERRALS = Referral(many=True)
 
 
 def load_actor(raw: dict) -> dict:
     try:
-        return _ACTOR.load(raw)
+        return ACTOR.load(raw)
     except ValidationError as exc:
         raise Problem(401, "Unauthenticated", "Unknown caller.", []) from exc
 
@@ -99,13 +99,14 @@ def detail(row: dict) -> dict:
 
 def details(rows: list[dict]) -> list[dict]:
     """Many cases at once: one schema for the lot (building one per case costs more than
-    the page's SQL)."""
+    the page's SQL), built once for all."""
     out = []
     for row in rows:
-        referral = store.as_referral(row)
-        referral["allowed_steps"] = lifecycle.allowed_steps(store.state_from_json(row["state"]))
+        state = store.state_from_json(row["state"])  # parsed once for both
+        referral = store.as_referral(row, state)
+        referral["allowed_steps"] = lifecycle.allowed_steps(state)
         out.append(referral)
-    return _REFERRALS.dump(out)
+    return REFERRALS.dump(out)
 
 
 def _visible(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = False) -> dict:
@@ -128,7 +129,7 @@ def submit_request(db: Database, raw_actor: dict, body: object, idempotency_key:
     (a back-dated import has no time of day and counts from its date)."""
     actor = load_actor(raw_actor)
     try:
-        request = _REQUEST.load(body if isinstance(body, dict) else {})
+        request = REQUEST.load(body if isinstance(body, dict) else {})
     except ValidationError as exc:
         raise validation_problem(exc.messages) from None
     try:
@@ -190,9 +191,12 @@ def same_request(existing: dict, print_: str) -> None:
 
 def get_referral(db: Database, raw_actor: dict, case_id: str) -> dict:
     actor = load_actor(raw_actor)
-    with db.unit_of_work() as uow:
-        row = _visible(uow, actor, case_id)
-        store.audit(uow, actor, "read", row["id"], la_code=row["la_code"])
+    if not is_uuid(case_id):
+        raise not_found()
+    with db.statement() as conn:  # one statement: the row and its audit (store.read_case)
+        row = store.read_case(conn, actor, case_id, "read")
+    if row is None:
+        raise not_found()
     return detail(row)
 
 

@@ -117,6 +117,18 @@ def get_case(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = Fals
                        (case_id, *params)).fetchone()
 
 
+def read_case(conn, actor: dict, case_id: str, action: str) -> dict | None:
+    """The case if the actor may see it, and its audit row (who, when, what), written by
+    the same statement: a read is never shown without its audit, nor audited unshown."""
+    where, params = visibility(actor)
+    return conn.execute(
+        f"WITH c AS (SELECT * FROM cases WHERE id = %s AND {where}), "
+        "a AS (INSERT INTO audit_log (case_id, actor_sub, actor_role, action, detail, source, "
+        "la_code) SELECT id, %s, %s, %s, '{}'::jsonb, %s, la_code FROM c) "
+        "SELECT * FROM c",
+        (case_id, *params, actor["sub"], actor["role"], action, actor.get("source"))).fetchone()
+
+
 def get_cases(uow: UnitOfWork, actor: dict, case_ids: list[str]) -> list[dict]:
     where, params = visibility(actor)
     return uow.execute(f"SELECT * FROM cases WHERE id = ANY(%s::uuid[]) AND {where}",
@@ -359,8 +371,10 @@ def audit_trail(uow: UnitOfWork, case_id, limit: int, before_id: int | None) -> 
 # --- output -------------------------------------------------------------------------------
 
 
-def as_referral(row: dict) -> dict:
-    state = state_from_json(row["state"]) if row.get("state") else None
+def as_referral(row: dict, state: CaseState | None = None) -> dict:
+    """The case for its readers (`state`: the row's, when the caller has parsed it)."""
+    if state is None and row.get("state"):
+        state = state_from_json(row["state"])
     out = {
         "id": row["id"], "reference": row["reference"], "status": row["status"],
         "la_code": row["la_code"], "school_urn": row["school_urn"],

@@ -17,6 +17,7 @@ from services.gateway.auth import (
     Authenticator,
     AuthSettings,
     FailureLimiter,
+    UserCache,
     check_secret,
     claimed_subject,
     issue_token,
@@ -285,3 +286,79 @@ def test_claimed_subject_is_read_without_trusting_the_token():
     assert claimed_subject(bearer(issue_token("x" * 40, role="ops", sub="guess"))) == "guess"
     assert claimed_subject("Bearer not.a.token") is None
     assert claimed_subject(None) is None
+
+
+def test_user_cache_reuses_an_active_row_until_its_ttl_and_forgets_on_change():
+    clock = [0.0]
+    rows = {"cw": {"sub": "cw", "active": True}}
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        return rows.get(sub)
+
+    cache = UserCache(ttl=5, clock=lambda: clock[0])
+    cache.set_listening(True)
+    assert cache.get("cw", load)["active"] and cache.get("cw", load)["active"]
+    assert loads == ["cw"]  # the second request did not look the user up
+    rows["cw"] = {"sub": "cw", "active": False}  # disabled by another instance or the CLI
+    clock[0] = 5.1
+    assert cache.get("cw", load)["active"] is False  # seen once the ttl has passed
+    assert cache.get("cw", load)["active"] is False and loads == ["cw", "cw", "cw"]
+    rows["cw"] = {"sub": "cw", "active": True}
+    assert cache.get("cw", load)["active"]
+    rows["cw"] = {"sub": "cw", "active": False}
+    cache.forget("cw")  # disabled through this gateway: refused at the next request
+    assert cache.get("cw", load)["active"] is False
+
+
+def test_user_cache_never_keeps_an_unknown_subject_and_ttl_zero_keeps_nothing():
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        return None if sub == "nobody" else {"sub": sub, "active": True}
+
+    cache = UserCache(ttl=5)
+    cache.set_listening(True)
+    assert cache.get("nobody", load) is None and cache.get("nobody", load) is None
+    off = UserCache(ttl=0)
+    off.set_listening(True)
+    off.get("cw", load)
+    off.get("cw", load)
+    assert loads == ["nobody", "nobody", "cw", "cw"]
+
+
+def test_user_cache_serves_nothing_while_not_listening_for_changes():
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        return {"sub": sub, "active": True}
+
+    cache = UserCache(ttl=5)
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw"]  # the listener has not connected yet
+    cache.set_listening(True)
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw", "cw"]
+    cache.set_listening(False)  # its connection was lost: changes could be missed
+    cache.get("cw", load)
+    assert loads == ["cw", "cw", "cw", "cw"]
+
+
+def test_user_cache_does_not_keep_a_row_loaded_while_a_change_arrived():
+    cache = UserCache(ttl=5)
+    cache.set_listening(True)
+    loads = []
+
+    def load(sub):
+        loads.append(sub)
+        cache.forget("someone")  # a change notified while this row was being read
+        return {"sub": sub, "active": True}
+
+    cache.get("cw", load)
+    cache.get("cw", load)
+    assert loads == ["cw", "cw"]
