@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 
 from services.deadlines import store
@@ -18,7 +19,7 @@ from services.deadlines.domain import (
     alert_schedule,
     compute_milestones,
 )
-from services.deadlines.metrics import BREACHES
+from services.deadlines.metrics import BREACHES, RECOMPUTED_CASES, RECOMPUTED_MILESTONES
 from shared.db import Database, UnitOfWork
 from shared.events import new_event
 
@@ -79,48 +80,88 @@ def _state(m: Milestone) -> tuple:
 
 def recompute(uow: UnitOfWork, case: dict, today: date, correlation_id: str | None = None,
               always_announce: bool = False) -> list[Milestone]:
-    """Recompute one case from its stored history with its LA's settings and closures.
+    """Recompute one case: recompute_many of a single case."""
+    return recompute_many(uow, [case], today, correlation_id=correlation_id,
+                          always_announce=always_announce)[str(case["case_id"])]
 
-    Keeps each milestone's `known_since`, plans its next alert, announces newly met
-    milestones, and emits deadline.scheduled (always for an event, else only on change)."""
-    case_id, la_code = case["case_id"], case["la_code"]
-    settings = store.la_settings(uow.conn, la_code)
-    milestones = compute_milestones(store.case_history(uow, case_id), today, settings,
-                                    store.closures_of(uow.conn, la_code))
-    old = {(r["milestone"], r["rule"], r["due_on"], r["occurrence"]): r
-           for r in store.stored_milestones(uow, case_id)}
-    emitted = store.emitted_of_case(uow, case_id)
-    rows, seen = [], Counter()
-    for m in milestones:
-        base = (m.milestone, m.rule, m.due_on)
-        occurrence = seen[base]
-        seen[base] += 1
-        prev = old.get((*base, occurrence))
-        known = prev["known_since"] if prev else today
-        sent = {(k, on) for (name, rule, due, k, on) in emitted if (name, rule, due) == base}
-        pending = pending_alerts(m, settings, known, sent)
-        rows.append((m, occurrence, known, pending[0][1] if pending else None))
-    store.replace_milestones(uow, case_id, la_code, case["school_urn"], rows)
 
-    for m, _, _, _ in rows:
-        if m.met_on is not None and m.met_on >= case["first_seen_on"] and not any(
-                k == "met" and (name, rule, due) == (m.milestone, m.rule, m.due_on)
-                for (name, rule, due, k, _) in emitted):
-            emit_alert(uow, _as_row(m, case), "met", m.met_on, correlation_id)
+def recompute_many(uow: UnitOfWork, cases: Sequence[dict], today: date,
+                   correlation_id: str | None = None,
+                   always_announce: bool = False) -> dict[str, list[Milestone]]:
+    """Recompute many cases in the caller's transaction, set-based.
 
-    changed = sorted(_state(m) for m in milestones) != sorted(
-        (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"], r["met_on"])
-        for r in old.values())
-    if always_announce or changed:
-        uow.emit(new_event("deadline.scheduled", {
-            "case_id": case_id, "reference": case["reference"],
-            "school_urn": case["school_urn"], "as_of_event": case["last_event_id"],
-            "milestones": [{
-                "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
-                "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,
-                "met_on": m.met_on} for m in milestones],
-        }, la_code=la_code, correlation_id=correlation_id))
-    return milestones
+    `cases` are rows of this service's `cases` table (case_id, reference, la_code,
+    school_urn, last_event_id, first_seen_on), e.g. as returned by store.upsert_cases or
+    store.claim_stale_cases; lock them first if concurrent recomputes are possible.
+    Histories, stored milestones and emitted alerts are each read with one query for all
+    the cases, LA settings and closures once per LA; only milestones that changed are
+    written (one DELETE, one upsert). Per case, as ever: each milestone keeps its
+    `known_since`, its next alert is planned, a newly met milestone is announced once
+    (deadline.met), and deadline.scheduled is emitted always when `always_announce` (an
+    event arrived), else only when a milestone changed. Returns milestones by case id."""
+    ids = [str(c["case_id"]) for c in cases]
+    if not ids:
+        return {}
+    histories = store.histories_of(uow, ids)
+    stored = store.stored_milestones_of(uow, ids)
+    emitted_by = store.emitted_of_cases(uow, ids)
+    settings_of: dict[str, LaSettings] = {}
+    closures_of: dict[str, list] = {}
+    upserts: list[tuple] = []
+    deletes: list[tuple] = []
+    result: dict[str, list[Milestone]] = {}
+    for case in cases:
+        cid, la_code = str(case["case_id"]), case["la_code"]
+        if la_code not in settings_of:
+            settings_of[la_code] = store.la_settings(uow.conn, la_code)
+            closures_of[la_code] = store.closures_of(uow.conn, la_code)
+        settings = settings_of[la_code]
+        milestones = compute_milestones(histories[cid], today, settings, closures_of[la_code])
+        result[cid] = milestones
+        old = {(r["milestone"], r["rule"], r["due_on"], r["occurrence"]): r
+               for r in stored[cid]}
+        emitted = emitted_by[cid]
+        seen: Counter = Counter()
+        new_keys = set()
+        for m in milestones:
+            base = (m.milestone, m.rule, m.due_on)
+            occurrence = seen[base]
+            seen[base] += 1
+            key = (*base, occurrence)
+            new_keys.add(key)
+            prev = old.get(key)
+            known = prev["known_since"] if prev else today
+            sent = {(k, on) for (name, rule, due, k, on) in emitted if (name, rule, due) == base}
+            pending = pending_alerts(m, settings, known, sent)
+            row = (case["case_id"], m.milestone, m.rule, m.due_on, occurrence, m.regulation,
+                   m.adjusted_due_on, m.status, m.met_on, m.exception_days, la_code,
+                   case["school_urn"], known, pending[0][1] if pending else None)
+            if prev is None or tuple(prev[c] for c in store.MILESTONE_ROW[5:]) != row[5:]:
+                upserts.append(row)
+        deletes.extend((case["case_id"], *k) for k in old if k not in new_keys)
+
+        for m in milestones:
+            if m.met_on is not None and m.met_on >= case["first_seen_on"] and not any(
+                    k == "met" and (name, rule, due) == (m.milestone, m.rule, m.due_on)
+                    for (name, rule, due, k, _) in emitted):
+                emit_alert(uow, _as_row(m, case), "met", m.met_on, correlation_id)
+
+        changed = sorted(_state(m) for m in milestones) != sorted(
+            (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"],
+             r["met_on"]) for r in old.values())
+        if always_announce or changed:
+            uow.emit(new_event("deadline.scheduled", {
+                "case_id": case["case_id"], "reference": case["reference"],
+                "school_urn": case["school_urn"], "as_of_event": case["last_event_id"],
+                "milestones": [{
+                    "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
+                    "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on,
+                    "status": m.status, "met_on": m.met_on} for m in milestones],
+            }, la_code=la_code, correlation_id=correlation_id))
+    store.write_milestone_changes(uow, upserts, deletes)
+    RECOMPUTED_CASES.inc(len(ids))
+    RECOMPUTED_MILESTONES.inc(len(upserts) + len(deletes))
+    return result
 
 
 def _as_row(m: Milestone, case: dict) -> dict:
@@ -156,9 +197,8 @@ def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH) -> 
     while True:
         with db.unit_of_work() as uow:
             cases = store.claim_stale_cases(uow, batch)
-            for case in cases:
-                recompute(uow, case, today)
-                store.clear_recompute(uow, case["case_id"])
+            recompute_many(uow, cases, today)
+            store.clear_recompute(uow, [c["case_id"] for c in cases])
         done += len(cases)
         if len(cases) < batch:
             return done

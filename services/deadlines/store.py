@@ -8,7 +8,7 @@ from datetime import date
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.deadlines.domain import CaseEvent, Closure, LaSettings, Milestone
+from services.deadlines.domain import CaseEvent, Closure, LaSettings
 from services.deadlines.rules import NEVER_BREACHED_RULES
 from shared.db import UnitOfWork
 
@@ -69,15 +69,6 @@ def record_events(uow: UnitOfWork, events: Sequence[tuple[object, CaseEvent]]) -
          [e.received_at for _, e in events], [e.corrects for _, e in events]))
 
 
-def case_history(uow: UnitOfWork, case_id) -> list[CaseEvent]:
-    rows = uow.execute(
-        "SELECT event_id, type, on_date, data, received_at, corrects FROM case_events "
-        "WHERE case_id = %s", (case_id,)).fetchall()
-    return [CaseEvent(id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
-                      received_at=r["received_at"],
-                      corrects=str(r["corrects"]) if r["corrects"] else None) for r in rows]
-
-
 # -- LA settings and closures ------------------------------------------------------------
 
 
@@ -136,42 +127,83 @@ def claim_stale_cases(uow: UnitOfWork, batch: int) -> list[dict]:
         (batch,)).fetchall()
 
 
-def clear_recompute(uow: UnitOfWork, case_id) -> None:
-    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = %s", (case_id,))
+def clear_recompute(uow: UnitOfWork, case_ids: Sequence) -> None:
+    if case_ids:
+        uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%s::uuid[])",
+                    ([str(c) for c in case_ids],))
 
 
 # -- milestones ----------------------------------------------------------------------------
 
 
-def stored_milestones(uow: UnitOfWork, case_id) -> list[dict]:
-    return uow.execute(
-        "SELECT milestone, rule, due_on, occurrence, adjusted_due_on, status, met_on, "
-        "known_since, exception_days, regulation FROM milestones WHERE case_id = %s",
-        (case_id,)).fetchall()
+def histories_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[CaseEvent]]:
+    """The event history of many cases in one query, by case id (as str)."""
+    out: dict[str, list[CaseEvent]] = {str(c): [] for c in case_ids}
+    for r in uow.execute(
+            "SELECT case_id, event_id, type, on_date, data, received_at, corrects "
+            "FROM case_events WHERE case_id = ANY(%s::uuid[])",
+            ([str(c) for c in case_ids],)).fetchall():
+        out[str(r["case_id"])].append(CaseEvent(
+            id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
+            received_at=r["received_at"],
+            corrects=str(r["corrects"]) if r["corrects"] else None))
+    return out
 
 
-def emitted_of_case(uow: UnitOfWork, case_id) -> set[tuple]:
-    """(milestone, rule, due_on, kind, send_on) of every alert already emitted for a case."""
-    rows = uow.execute(
-        "SELECT milestone, rule, due_on, kind, send_on FROM alerts_emitted WHERE case_id = %s",
-        (case_id,)).fetchall()
-    return {(r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]) for r in rows}
+def stored_milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[dict]]:
+    """The stored milestones of many cases in one query, by case id (as str)."""
+    out: dict[str, list[dict]] = {str(c): [] for c in case_ids}
+    for r in uow.execute(
+            "SELECT case_id, milestone, rule, due_on, occurrence, regulation, adjusted_due_on, "
+            "status, met_on, exception_days, la_code, school_urn, known_since, next_alert_on "
+            "FROM milestones WHERE case_id = ANY(%s::uuid[])",
+            ([str(c) for c in case_ids],)).fetchall():
+        out[str(r["case_id"])].append(r)
+    return out
 
 
-def replace_milestones(uow: UnitOfWork, case_id, la_code: str, school_urn: str,
-                       rows: Sequence[tuple[Milestone, int, date, date | None]]) -> None:
-    """rows: (milestone, occurrence, known_since, next_alert_on)."""
-    uow.execute("DELETE FROM milestones WHERE case_id = %s", (case_id,))
-    if rows:
-        with uow.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO milestones (case_id, milestone, rule, regulation, due_on, "
-                "adjusted_due_on, status, met_on, exception_days, la_code, school_urn, "
-                "occurrence, known_since, next_alert_on) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [(case_id, m.milestone, m.rule, m.regulation, m.due_on, m.adjusted_due_on,
-                  m.status, m.met_on, m.exception_days, la_code, school_urn, occ, known,
-                  next_on) for m, occ, known, next_on in rows])
+def emitted_of_cases(uow: UnitOfWork, case_ids: Sequence) -> dict[str, set[tuple]]:
+    """(milestone, rule, due_on, kind, send_on) of every alert already emitted, by case id."""
+    out: dict[str, set[tuple]] = {str(c): set() for c in case_ids}
+    for r in uow.execute(
+            "SELECT case_id, milestone, rule, due_on, kind, send_on FROM alerts_emitted "
+            "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall():
+        out[str(r["case_id"])].add(
+            (r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]))
+    return out
+
+
+# A milestone row as written: the key (case_id, milestone, rule, due_on, occurrence) first.
+MILESTONE_ROW = ("case_id", "milestone", "rule", "due_on", "occurrence", "regulation",
+                 "adjusted_due_on", "status", "met_on", "exception_days", "la_code",
+                 "school_urn", "known_since", "next_alert_on")
+_ROW_TYPES = ("uuid", "text", "text", "date", "int", "text", "date", "text", "date", "int",
+              "text", "text", "date", "date")
+
+UPSERT_MILESTONES = (
+    "INSERT INTO milestones (" + ", ".join(MILESTONE_ROW) + ") SELECT * FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _ROW_TYPES) + ") "
+    "ON CONFLICT (case_id, milestone, rule, due_on, occurrence) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in MILESTONE_ROW[5:]))
+
+DELETE_MILESTONES = (
+    "DELETE FROM milestones m USING unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
+    "%s::int[]) AS d(case_id, milestone, rule, due_on, occurrence) "
+    "WHERE m.case_id = d.case_id AND m.milestone = d.milestone AND m.rule = d.rule "
+    "AND m.due_on = d.due_on AND m.occurrence = d.occurrence")
+
+
+def write_milestone_changes(uow: UnitOfWork, upserts: Sequence[tuple],
+                            deletes: Sequence[tuple]) -> None:
+    """Set-based write of only what changed: one DELETE for milestones no longer computed
+    (key tuples), one INSERT .. ON CONFLICT UPDATE for new or changed ones (MILESTONE_ROW
+    tuples). Two statements whatever the number of cases."""
+    if deletes:
+        uow.execute(DELETE_MILESTONES, [
+            [str(d[0]) if i == 0 else d[i] for d in deletes] for i in range(5)])
+    if upserts:
+        uow.execute(UPSERT_MILESTONES, [
+            [str(u[0]) if i == 0 else u[i] for u in upserts] for i in range(len(MILESTONE_ROW))])
 
 
 def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:
