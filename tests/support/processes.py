@@ -75,6 +75,15 @@ class ServiceProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def send_signal(self, sig: int) -> None:
+        """Send a signal without waiting (stop several processes at once, then wait)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> None:
+        if self.proc:
+            self.proc.wait(timeout=timeout)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -109,14 +118,22 @@ class System:
         self.url = f"http://127.0.0.1:{self.gateway_port}"
 
     def start(self) -> System:
+        # All four at once (migrations take an advisory lock; each declares the whole
+        # topology), then wait for each: a module's set-up costs one start, not four.
         for s in SERVICES:
-            self.services[s].start()
+            self.services[s].launch()
+        for s in SERVICES:
+            self.services[s].wait_started()
         wait_for(lambda: requests.get(f"{self.url}/readyz", timeout=2).status_code == 200)
         return self
 
     def stop(self) -> None:
+        """SIGTERM to all four, then wait for each (a graceful stop takes a second or two
+        per process: in turn they added up to most of a module's teardown)."""
         for proc in self.services.values():
-            proc.stop()
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.services.values():
+            proc.wait()
 
     def register_schools(self, la_code: str, *urns: str) -> None:
         """Put schools in the register (open), as `ehcp school add` does: a request for
