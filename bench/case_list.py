@@ -114,6 +114,7 @@ def main(n: int = 200) -> None:
     print(f"bare SQL page + count               (n={n}): median "
           f"{statistics.median(bare):.1f} ms, p95 {p95(bare):.1f} ms")
     print(f"ratio gateway / bare SQL at p95: {p95(gateway) / p95(bare):.1f}x")
+    print(f"goal (gateway p95 < 100 ms): {'met' if p95(gateway) < 100 else 'NOT met'}")
     for title, rows in (("page query", plan), ("count", count_plan)):
         print(f"plan of the {title}:")
         for row in rows:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 
+from nameko.amqp.publish import Publisher
 from nameko.messaging import QueueConsumer
-from nameko.rpc import RpcConsumer
+from nameko.rpc import Responder, RpcConsumer
 
 from shared.metrics import BROKER_RECOVERIES, RPC_DROPPED_REDELIVERIES, SETTLE_FAILURES
 from shared.topology import declare_on
@@ -99,6 +100,14 @@ def install() -> None:
             return None
         return original_rpc_message(self, body, message)
 
+    class ReplyPublisher(Publisher):
+        # An RPC reply goes to its caller's own non-durable queue, and is worth nothing once
+        # the caller has given up. A publisher confirm (and the broker's work for it) would
+        # tell the caller nothing: a reply that cannot be published times it out either way.
+        use_confirms = False
+        delivery_mode = 1
+
+    Responder.publisher_cls = ReplyPublisher
     QueueConsumer.establish_connection = establish_connection
     QueueConsumer.get_consumers = get_consumers
     QueueConsumer.on_consume_ready = on_consume_ready

@@ -32,9 +32,15 @@ TRANSPORT = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "inter
              "connect_timeout": 2}
 
 
+# Requests are transient (delivery mode 1), unlike events: one is worth nothing once its
+# caller has given up, and a persistent one on the durable RPC queue made the broker write
+# it to its message store before confirming it, for every read.
+TRANSIENT = 1
+
+
 def rpc_proxy(target: str, timeout: float) -> RpcProxy:
     return RpcProxy(target, expiration=timeout, retry_policy=PUBLISH_RETRY,
-                    transport_options=TRANSPORT)
+                    transport_options=TRANSPORT, delivery_mode=TRANSIENT)
 
 
 def call(caller: str, proxy, target: str, method: str, *args, timeout: float, **kwargs):

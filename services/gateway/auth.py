@@ -158,6 +158,9 @@ class Authenticator:
         self._jwks: jwt.PyJWKClient | None = None
         self.failures = FailureLimiter()  # failed sign-ins, counted by the gateway
         self.users = UserCache(user_cache_seconds)  # users rows, for `reconcile`
+        # token -> (until, actor): a token whose signature and claims were checked is not
+        # decoded again for VERIFIED_SECONDS (the users row is still reconciled every time)
+        self._verified: dict[str, tuple[float, dict]] = {}
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         # Built on first use, not at start-up: the gateway starts (and answers /healthz)
@@ -172,10 +175,36 @@ class Authenticator:
             self._jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
         return self._jwks
 
+    VERIFIED_SECONDS = 60.0
+    MAX_VERIFIED = 50_000
+
+    def subject_of(self, header: str | None) -> str | None:
+        """The subject a header's token claims (one verified already: its checked `sub`)."""
+        hit = self._verified_hit(header)
+        return hit["sub"] if hit else claimed_subject(header)
+
+    def _verified_hit(self, header: str | None) -> dict | None:
+        if not header or not header.startswith("Bearer "):
+            return None
+        hit = self._verified.get(header[7:].strip())
+        return hit[1] if hit is not None and hit[0] > time.time() else None
+
     def authenticate(self, header: str | None) -> dict:
+        hit = self._verified_hit(header)
+        if hit is not None:
+            return dict(hit)
         if not header or not header.startswith("Bearer "):
             raise unauthorized("A bearer token is required.")
         token = header[7:].strip()
+        actor = self._authenticate(token)
+        if len(self._verified) >= self.MAX_VERIFIED:
+            self._verified.clear()
+        # never past the token's own expiry
+        until = min(time.time() + self.VERIFIED_SECONDS, float(actor.pop("_exp")))
+        self._verified[token] = (until, actor)
+        return dict(actor)
+
+    def _authenticate(self, token: str) -> dict:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
@@ -185,7 +214,7 @@ class Authenticator:
         claims = self._verify_oidc(token) if use_oidc else self._verify_local(token)
         actor = self._actor(claims, oidc=use_oidc)
         self._check_lifetime(claims)
-        return actor
+        return {**actor, "_exp": claims["exp"]}
 
     def _check_lifetime(self, claims: dict) -> None:
         """A stolen token must not work for a century: exp - iat (or exp - now when the

@@ -13,7 +13,6 @@ from services.gateway import joins, openapi, region
 from services.gateway.auth import (
     Authenticator,
     AuthSettings,
-    claimed_subject,
     reconcile,
 )
 from services.gateway.http import endpoint, json_response
@@ -122,7 +121,7 @@ class GatewayService(ReferralRoutes, DeadlineRoutes, AlertRoutes, RegionRoutes, 
         address and per claimed subject; past the limit, 429 before any check is made."""
         cfg, failures = self.settings, self.auth.failures
         keys = [(f"ip:{address}", cfg.auth_failures_per_ip)]
-        subject = claimed_subject(header)
+        subject = self.auth.subject_of(header)
         if subject:
             keys.append((f"sub:{subject}", cfg.auth_failures_per_subject))
         wait = max(failures.retry_after(key, limit) for key, limit in keys)

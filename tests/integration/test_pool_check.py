@@ -12,6 +12,16 @@ from psycopg_pool import ConnectionPool
 from shared.db import Database, check_idle_connection, make_pool
 
 
+def gone_by_backend(admin: psycopg.Connection, pid: int) -> None:
+    """Wait until the terminated backend has exited (pg_terminate_backend only signals it):
+    from then on its socket holds the termination notice and the close."""
+    deadline = time.monotonic() + 10
+    while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        assert time.monotonic() < deadline, "the backend did not exit"
+        time.sleep(0.02)
+    time.sleep(0.05)
+
+
 def test_a_connection_the_server_terminated_is_replaced_at_checkout(infra):
     pool = make_pool(infra.database_url, "public", max_size=1, name="pool-check")
     try:
@@ -19,6 +29,7 @@ def test_a_connection_the_server_terminated_is_replaced_at_checkout(infra):
             first = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
         with psycopg.connect(infra.database_url, autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (first,)).fetchone()[0]
+            gone_by_backend(admin, first)
         # the only pooled connection is dead: the check finds it and the pool opens another
         with pool.connection() as conn:
             second = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
@@ -37,7 +48,7 @@ def test_a_healthy_idle_connection_passes_without_a_query(infra, monkeypatch):
         pid = conn.info.backend_pid
         with psycopg.connect(infra.database_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        time.sleep(0.2)  # the server's notice and close reach the socket
+            gone_by_backend(admin, pid)
         check_idle_connection(conn)
         assert pinged == [conn]  # the server wrote to the idle connection: the full check
 

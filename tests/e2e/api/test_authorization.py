@@ -305,3 +305,22 @@ def test_a_disabled_user_is_refused_at_once(system, world):
     # a region admin never issues a token of a role that reads cases (issue 9)
     refused = admin.post("/v1/users/matrix-leaver/token")
     assert refused.status_code == 403 and "la_caseworker" in refused.json()["detail"]
+
+
+def test_a_user_disabled_outside_this_gateway_is_refused_at_the_next_request(system, world,
+                                                                             monkeypatch):
+    """The gateway keeps an active caller's users row for a few seconds; a change made by
+    another process (here the `ehcp` CLI, as another gateway instance would) reaches it
+    through the users table's NOTIFY, not after the cache's TTL."""
+    from services.gateway.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", system.env["DATABASE_URL"])
+    user = Api(system.url, token("la_caseworker", la_code=LA, sub="matrix-cli-leaver"))
+    for _ in range(3):  # cached by now
+        assert user.get("/v1/referrals").status_code == 200
+    main(["user", "disable", "matrix-cli-leaver"])
+    refused = user.get("/v1/referrals")
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    main(["user", "enable", "matrix-cli-leaver"])
+    wait_for(lambda: user.get("/v1/referrals").status_code == 200, timeout=5)

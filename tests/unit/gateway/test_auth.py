@@ -362,3 +362,25 @@ def test_user_cache_does_not_keep_a_row_loaded_while_a_change_arrived():
     cache.get("cw", load)
     cache.get("cw", load)
     assert loads == ["cw", "cw"]
+
+
+def test_a_verified_token_is_not_decoded_again_and_never_kept_past_its_expiry(monkeypatch):
+    auth = local()
+    token = issue_token(SECRET, role="la_caseworker", la_code="881", sub="cw-1", ttl=600)
+    first = auth.authenticate(bearer(token))
+    decodes = []
+    original = Authenticator._decode
+    monkeypatch.setattr(Authenticator, "_decode", staticmethod(
+        lambda *a, **k: decodes.append(1) or original(*a, **k)))
+    again = auth.authenticate(bearer(token))
+    assert again == first and decodes == []  # from the verified tokens, no decode
+    again["role"] = "ops"  # a caller's copy: the kept actor is unchanged
+    assert auth.authenticate(bearer(token))["role"] == "la_caseworker"
+    assert auth.subject_of(bearer(token)) == "cw-1"
+    until, _ = auth._verified[token]
+    assert until <= jwt.decode(token, options={"verify_signature": False})["exp"]
+    # a token that fails is never kept
+    forged = issue_token("not-the-secret-" * 3, role="la_manager", la_code="881", sub="cw-1")
+    assert "not valid" in refused(auth, bearer(forged))
+    assert "not valid" in refused(auth, bearer(forged))
+    assert len(decodes) == 2
