@@ -174,6 +174,119 @@ def replace_milestones(uow: UnitOfWork, case_id, la_code: str, school_urn: str,
                   next_on) for m, occ, known, next_on in rows])
 
 
+# -- set-wise recompute (issue 10): one query per kind of row for a whole batch of cases ---------
+
+
+def histories_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[CaseEvent]]:
+    """The histories of many cases in one query, by case id."""
+    out: dict[str, list[CaseEvent]] = {str(c): [] for c in case_ids}
+    rows = uow.execute(
+        "SELECT case_id, event_id, type, on_date, data, received_at, corrects FROM case_events "
+        "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall()
+    for r in rows:
+        out[str(r["case_id"])].append(CaseEvent(
+            id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
+            received_at=r["received_at"],
+            corrects=str(r["corrects"]) if r["corrects"] else None))
+    return out
+
+
+def milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[dict]]:
+    """Stored milestone rows of many cases in one query, by case id."""
+    out: dict[str, list[dict]] = {str(c): [] for c in case_ids}
+    for r in uow.execute(
+            "SELECT case_id, milestone, rule, due_on, occurrence, regulation, adjusted_due_on, "
+            "status, met_on, exception_days, la_code, school_urn, known_since, next_alert_on "
+            "FROM milestones WHERE case_id = ANY(%s::uuid[])",
+            ([str(c) for c in case_ids],)).fetchall():
+        out[str(r["case_id"])].append(r)
+    return out
+
+
+def emitted_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, set[tuple]]:
+    """(milestone, rule, due_on, kind, send_on) of the alerts emitted, for many cases."""
+    out: dict[str, set[tuple]] = {str(c): set() for c in case_ids}
+    for r in uow.execute(
+            "SELECT case_id, milestone, rule, due_on, kind, send_on FROM alerts_emitted "
+            "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall():
+        out[str(r["case_id"])].add((r["milestone"], r["rule"], r["due_on"], r["kind"],
+                                    r["send_on"]))
+    return out
+
+
+MILESTONE_KEY = ("case_id", "milestone", "rule", "due_on", "occurrence")
+MILESTONE_VALUES = ("regulation", "adjusted_due_on", "status", "met_on", "exception_days",
+                    "la_code", "school_urn", "known_since", "next_alert_on")
+_TYPES = {"case_id": "uuid", "due_on": "date", "occurrence": "int", "adjusted_due_on": "date",
+          "met_on": "date", "exception_days": "int", "known_since": "date",
+          "next_alert_on": "date"}
+
+
+def _unnest(cols: Sequence[str]) -> str:
+    return "unnest(" + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in cols) + ")"
+
+
+def delete_milestones(uow: UnitOfWork, keys: Sequence[tuple]) -> int:
+    """Delete milestones by key (case_id, milestone, rule, due_on, occurrence), one statement."""
+    if not keys:
+        return 0
+    return uow.execute(
+        f"DELETE FROM milestones m USING {_unnest(MILESTONE_KEY)} "
+        "AS k(case_id, milestone, rule, due_on, occurrence) WHERE m.case_id = k.case_id "
+        "AND m.milestone = k.milestone AND m.rule = k.rule AND m.due_on = k.due_on "
+        "AND m.occurrence = k.occurrence",
+        [[str(k[i]) if i == 0 else k[i] for k in keys] for i in range(5)]).rowcount
+
+
+def upsert_milestones(uow: UnitOfWork, rows: Sequence[dict]) -> int:
+    """Insert new and update changed milestones (dicts of key + value columns) in one
+    statement; sorted by key so two batches lock rows in one order."""
+    if not rows:
+        return 0
+    cols = MILESTONE_KEY + MILESTONE_VALUES
+    rows = sorted(rows, key=lambda r: (str(r["case_id"]), r["milestone"], r["rule"],
+                                       r["due_on"], r["occurrence"]))
+    return uow.execute(
+        f"INSERT INTO milestones ({', '.join(cols)}) SELECT * FROM {_unnest(cols)} "
+        "ON CONFLICT (case_id, milestone, rule, due_on, occurrence) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in MILESTONE_VALUES),
+        [[str(r[c]) if c == "case_id" else r[c] for r in rows] for c in cols]).rowcount
+
+
+def record_met_alerts(uow: UnitOfWork, rows: Sequence[tuple]) -> set[str]:
+    """Record many 'met' alerts at once: rows (case_id, milestone, rule, due_on, send_on,
+    event_id, la_code). Returns the event ids recorded now (the others were already)."""
+    if not rows:
+        return set()
+    got = uow.execute(
+        "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
+        "la_code) SELECT a.case_id, a.milestone, a.rule, a.due_on, 'met', a.send_on, "
+        "a.event_id, a.la_code FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
+        "%s::date[], %s::uuid[], %s::text[]) "
+        "AS a(case_id, milestone, rule, due_on, send_on, event_id, la_code) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        [[str(r[i]) if i in (0, 5) else r[i] for r in rows] for i in range(7)]).fetchall()
+    return {str(r["event_id"]) for r in got}
+
+
+def claim_open_cases(uow: UnitOfWork, after: str | None, batch: int,
+                     la_code: str | None = None) -> list[dict]:
+    """The next `batch` cases (by case id, after `after`) with an open milestone, locked;
+    cases another worker holds are skipped (keyset walk, resumable from the last id)."""
+    return uow.execute(
+        "SELECT c.* FROM cases c WHERE c.case_id > coalesce(%(after)s::uuid, "
+        "'00000000-0000-0000-0000-000000000000') "
+        "AND (%(la)s::text IS NULL OR c.la_code = %(la)s) "
+        "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open) "
+        "ORDER BY c.case_id LIMIT %(batch)s FOR UPDATE OF c SKIP LOCKED",
+        {"after": after, "la": la_code, "batch": batch}).fetchall()
+
+
+def clear_recompute_many(uow: UnitOfWork, case_ids: Sequence) -> None:
+    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%s::uuid[]) "
+                "AND needs_recompute", ([str(c) for c in case_ids],))
+
+
 def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:
     return conn.execute(
         f"SELECT {MILESTONE_COLUMNS} FROM milestones m "
