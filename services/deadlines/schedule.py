@@ -227,17 +227,36 @@ def _alert_event(row: dict, kind: str, correlation_id: str | None = None) -> dic
         correlation_id=correlation_id)
 
 
-def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH) -> int:
-    """Work off cases flagged by a settings or closure change, a batch per transaction."""
+def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH,
+                    totals: Counter | None = None) -> int:
+    """Work off cases flagged by a settings or closure change (or `ehcp recompute`), a
+    batch per transaction; several processes share the work (SKIP LOCKED). `totals`, if
+    given, adds up cases, cases_changed and rows_written."""
     done = 0
     while True:
         with db.unit_of_work() as uow:
             cases = store.claim_stale_cases(uow, batch)
-            recompute_many(uow, cases, today)
+            result = recompute_many(uow, cases, today)
             store.clear_recompute_many(uow, [c["case_id"] for c in cases])
         done += len(cases)
+        if totals is not None:
+            totals.update(cases=len(cases), cases_changed=result.cases_changed,
+                          rows_written=result.rows_written)
         if len(cases) < batch:
             return done
+
+
+def flag_open_cases(db: Database, la_code: str | None = None, batch: int = 5000) -> int:
+    """Flag every open case (of one LA, or all) for recompute, a keyset page per
+    transaction so a huge caseload never holds one long lock; rerun, it goes on (a case
+    already flagged stays flagged until recomputed)."""
+    flagged, after = 0, None
+    while True:
+        with db.unit_of_work() as uow:
+            n, after = store.flag_open_cases(uow, after, batch, la_code)
+        flagged += n
+        if after is None:
+            return flagged
 
 
 # -- the sweep -------------------------------------------------------------------------------

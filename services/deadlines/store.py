@@ -269,17 +269,26 @@ def record_met_alerts(uow: UnitOfWork, rows: Sequence[tuple]) -> set[str]:
     return {str(r["event_id"]) for r in got}
 
 
-def claim_open_cases(uow: UnitOfWork, after: str | None, batch: int,
-                     la_code: str | None = None) -> list[dict]:
-    """The next `batch` cases (by case id, after `after`) with an open milestone, locked;
-    cases another worker holds are skipped (keyset walk, resumable from the last id)."""
-    return uow.execute(
-        "SELECT c.* FROM cases c WHERE c.case_id > coalesce(%(after)s::uuid, "
+def flag_open_cases(uow: UnitOfWork, after: str | None, batch: int,
+                    la_code: str | None = None) -> tuple[int, str | None]:
+    """Flag for recompute the next `batch` cases by id after `after` (keyset walk), only
+    those with an open milestone. (cases flagged, last case id looked at; None at the end)"""
+    row = uow.execute(
+        "WITH page AS (SELECT case_id FROM cases WHERE case_id > coalesce(%(after)s::uuid, "
         "'00000000-0000-0000-0000-000000000000') "
-        "AND (%(la)s::text IS NULL OR c.la_code = %(la)s) "
+        "AND (%(la)s::text IS NULL OR la_code = %(la)s) ORDER BY case_id LIMIT %(batch)s), "
+        "flagged AS (UPDATE cases c SET needs_recompute = true FROM page "
+        "WHERE c.case_id = page.case_id AND NOT c.needs_recompute "
         "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open) "
-        "ORDER BY c.case_id LIMIT %(batch)s FOR UPDATE OF c SKIP LOCKED",
-        {"after": after, "la": la_code, "batch": batch}).fetchall()
+        "RETURNING 1) "
+        "SELECT (SELECT count(*) FROM flagged) AS n, (SELECT max(case_id::text) FROM page) "
+        "AS last, (SELECT count(*) FROM page) AS seen",
+        {"after": after, "la": la_code, "batch": batch}).fetchone()
+    return row["n"], (row["last"] if row["seen"] == batch else None)
+
+
+def stale_count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) AS n FROM cases WHERE needs_recompute").fetchone()["n"]
 
 
 def clear_recompute_many(uow: UnitOfWork, case_ids: Sequence) -> None:
