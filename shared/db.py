@@ -180,6 +180,16 @@ class UnitOfWork:
             (event["id"], event["type"], Jsonb(event)))
         self.emitted.append(event)
 
+    def emit_many(self, events: list[dict]) -> None:
+        """Queue many events for publication in one round trip (same outbox as emit)."""
+        if not events:
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO outbox (event_id, event_type, body) VALUES (%s, %s, %s)",
+                [(e["id"], e["type"], Jsonb(e)) for e in events])
+        self.emitted.extend(events)
+
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Mark an incoming event processed; False if it already was (a redelivery)."""
         row = self.conn.execute(

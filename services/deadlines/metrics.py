@@ -9,11 +9,6 @@ BREACHES = Counter(
 OPEN_MILESTONES = Gauge(
     "ehcp_deadline_open_milestones", "Open milestones by rule and status (as of today)",
     ["la_code", "rule", "status"])
-RECOMPUTED_CASES = Counter(
-    "ehcp_deadline_cases_recomputed_total", "Cases recomputed by this process")
-RECOMPUTED_MILESTONES = Counter(
-    "ehcp_deadline_milestones_written_total",
-    "Milestone rows inserted, updated or deleted by recomputes (only changed ones are written)")
 SWEEP_EMITTED = Counter(
     "ehcp_deadline_alerts_emitted_total", "Alerts emitted by the sweep of this process")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from services.deadlines import store
@@ -19,7 +19,7 @@ from services.deadlines.domain import (
     alert_schedule,
     compute_milestones,
 )
-from services.deadlines.metrics import BREACHES, RECOMPUTED_CASES, RECOMPUTED_MILESTONES
+from services.deadlines.metrics import BREACHES
 from shared.db import Database, UnitOfWork
 from shared.events import new_event
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 SWEEP_MAX_BATCHES = 40  # per tick: a huge backlog is worked off over several ticks
-RECOMPUTE_BATCH = 100
+RECOMPUTE_BATCH = 500
 
 
 def as_case_event(event: dict) -> CaseEvent:
@@ -55,9 +55,9 @@ def pending_alerts(m: Milestone, settings: LaSettings, known_since: date,
 
 
 def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
-    """A batch of case events: cases and histories recorded set-wise, then each case
-    recomputed and announced (deadline.scheduled) once per event, so the referrals service
-    learns that every one of them was taken into account."""
+    """A batch of case events: cases and histories recorded set-wise, then all the cases
+    recomputed together and announced (deadline.scheduled) once per event, so the referrals
+    service learns that every one of them was taken into account."""
     by_case: dict[str, list[dict]] = {}
     for event in events:
         by_case.setdefault(str(event["payload"]["case_id"]), []).append(event)
@@ -66,63 +66,65 @@ def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
         (cid, e["payload"]["reference"], e["la_code"], e["payload"]["school_urn"], e["id"])
         for cid, e in latest], today)
     store.record_events(uow, [(e["payload"]["case_id"], as_case_event(e)) for e in events])
-    for case in cases:
-        for event in by_case[str(case["case_id"])]:
-            recompute(uow, {**case, "last_event_id": event["id"]}, today,
-                      correlation_id=event["correlation_id"], always_announce=True)
-            log.info("deadlines computed", extra={"case_id": str(case["case_id"]),
-                                                  "event_id": event["id"]})
+    recompute_many(uow, cases, today, announce={
+        cid: [(e["id"], e["correlation_id"]) for e in evs] for cid, evs in by_case.items()})
+    for cid, evs in by_case.items():
+        for e in evs:
+            log.info("deadlines computed", extra={"case_id": cid, "event_id": e["id"]})
 
 
 def _state(m: Milestone) -> tuple:
     return (m.milestone, m.rule, m.due_on, m.adjusted_due_on, m.status, m.met_on)
 
 
-def recompute(uow: UnitOfWork, case: dict, today: date, correlation_id: str | None = None,
-              always_announce: bool = False) -> list[Milestone]:
-    """Recompute one case: recompute_many of a single case."""
-    return recompute_many(uow, [case], today, correlation_id=correlation_id,
-                          always_announce=always_announce)[str(case["case_id"])]
+@dataclass
+class RecomputeResult:
+    """What a set-wise recompute did: milestones by case, and the rows it wrote."""
+    milestones: dict[str, list[Milestone]] = field(default_factory=dict)
+    inserted_or_updated: int = 0
+    deleted: int = 0
+    cases_changed: int = 0
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted_or_updated + self.deleted
 
 
-def recompute_many(uow: UnitOfWork, cases: Sequence[dict], today: date,
-                   correlation_id: str | None = None,
-                   always_announce: bool = False) -> dict[str, list[Milestone]]:
-    """Recompute many cases in the caller's transaction, set-based.
+def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
+                   announce: dict[str, list[tuple[str, str | None]]] | None = None,
+                   correlation_id: str | None = None) -> RecomputeResult:
+    """Recompute many cases (rows of `cases`, locked by the caller) set-wise.
 
-    `cases` are rows of this service's `cases` table (case_id, reference, la_code,
-    school_urn, last_event_id, first_seen_on), e.g. as returned by store.upsert_cases or
-    store.claim_stale_cases; lock them first if concurrent recomputes are possible.
-    Histories, stored milestones and emitted alerts are each read with one query for all
-    the cases, LA settings and closures once per LA; only milestones that changed are
-    written (one DELETE, one upsert). Per case, as ever: each milestone keeps its
-    `known_since`, its next alert is planned, a newly met milestone is announced once
-    (deadline.met), and deadline.scheduled is emitted always when `always_announce` (an
-    event arrived), else only when a milestone changed. Returns milestones by case id."""
+    Histories, stored milestones and emitted alerts are read with one query each, LA
+    settings and closures once per LA; the pure engine runs per case; only milestones that
+    changed are written (deleted / upserted in one statement each). Per case: each
+    milestone keeps its `known_since`, its next alert is planned, a newly met milestone is
+    announced once (deadline.met), and deadline.scheduled is emitted once per (event id,
+    correlation id) in `announce[case_id]`, or, for a case not in it, only on change."""
+    announce = announce or {}
+    result = RecomputeResult()
+    if not cases:
+        return result
     ids = [str(c["case_id"]) for c in cases]
-    if not ids:
-        return {}
     histories = store.histories_of(uow, ids)
-    stored = store.stored_milestones_of(uow, ids)
-    emitted_by = store.emitted_of_cases(uow, ids)
-    settings_of: dict[str, LaSettings] = {}
-    closures_of: dict[str, list] = {}
-    upserts: list[tuple] = []
-    deletes: list[tuple] = []
-    result: dict[str, list[Milestone]] = {}
+    stored = store.milestones_of(uow, ids)
+    emitted = store.emitted_of(uow, ids)
+    settings: dict[str, LaSettings] = {}
+    closures: dict[str, list] = {}
+    upserts, deletes, met_rows, met_events, scheduled = [], [], [], [], []
     for case in cases:
-        cid, la_code = str(case["case_id"]), case["la_code"]
-        if la_code not in settings_of:
-            settings_of[la_code] = store.la_settings(uow.conn, la_code)
-            closures_of[la_code] = store.closures_of(uow.conn, la_code)
-        settings = settings_of[la_code]
-        milestones = compute_milestones(histories[cid], today, settings, closures_of[la_code])
-        result[cid] = milestones
+        cid, la = str(case["case_id"]), case["la_code"]
+        if la not in settings:
+            settings[la] = store.la_settings(uow.conn, la)
+            closures[la] = store.closures_of(uow.conn, la)
+        milestones = compute_milestones(histories[cid], today, settings[la], closures[la])
+        result.milestones[cid] = milestones
         old = {(r["milestone"], r["rule"], r["due_on"], r["occurrence"]): r
                for r in stored[cid]}
-        emitted = emitted_by[cid]
-        seen: Counter = Counter()
-        new_keys = set()
+        sent_by = {}
+        for (name, rule, due, k, on) in emitted[cid]:
+            sent_by.setdefault((name, rule, due), set()).add((k, on))
+        seen, new_keys = Counter(), set()
         for m in milestones:
             base = (m.milestone, m.rule, m.due_on)
             occurrence = seen[base]
@@ -131,37 +133,61 @@ def recompute_many(uow: UnitOfWork, cases: Sequence[dict], today: date,
             new_keys.add(key)
             prev = old.get(key)
             known = prev["known_since"] if prev else today
-            sent = {(k, on) for (name, rule, due, k, on) in emitted if (name, rule, due) == base}
-            pending = pending_alerts(m, settings, known, sent)
-            row = (case["case_id"], m.milestone, m.rule, m.due_on, occurrence, m.regulation,
-                   m.adjusted_due_on, m.status, m.met_on, m.exception_days, la_code,
-                   case["school_urn"], known, pending[0][1] if pending else None)
-            if prev is None or tuple(prev[c] for c in store.MILESTONE_ROW[5:]) != row[5:]:
+            pending = pending_alerts(m, settings[la], known, sent_by.get(base, set()))
+            row = {"case_id": cid, "milestone": m.milestone, "rule": m.rule,
+                   "due_on": m.due_on, "occurrence": occurrence, "regulation": m.regulation,
+                   "adjusted_due_on": m.adjusted_due_on, "status": m.status,
+                   "met_on": m.met_on, "exception_days": m.exception_days, "la_code": la,
+                   "school_urn": case["school_urn"], "known_since": known,
+                   "next_alert_on": pending[0][1] if pending else None}
+            if prev is None or any(prev[c] != row[c] for c in store.MILESTONE_VALUES):
                 upserts.append(row)
-        deletes.extend((case["case_id"], *k) for k in old if k not in new_keys)
-
-        for m in milestones:
             if m.met_on is not None and m.met_on >= case["first_seen_on"] and not any(
-                    k == "met" and (name, rule, due) == (m.milestone, m.rule, m.due_on)
-                    for (name, rule, due, k, _) in emitted):
-                emit_alert(uow, _as_row(m, case), "met", m.met_on, correlation_id)
-
+                    k == "met" for k, _ in sent_by.get(base, ())):
+                event = _alert_event(_as_row(m, case), "met", correlation_id)
+                met_rows.append((cid, m.milestone, m.rule, m.due_on, m.met_on, event["id"], la))
+                met_events.append(event)
+                # a milestone repeated (occurrence > 0) is announced met once, like before
+                sent_by.setdefault(base, set()).add(("met", m.met_on))
+        deletes.extend((cid, *k) for k in old if k not in new_keys)
         changed = sorted(_state(m) for m in milestones) != sorted(
             (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"],
              r["met_on"]) for r in old.values())
-        if always_announce or changed:
-            uow.emit(new_event("deadline.scheduled", {
-                "case_id": case["case_id"], "reference": case["reference"],
-                "school_urn": case["school_urn"], "as_of_event": case["last_event_id"],
-                "milestones": [{
-                    "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
-                    "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on,
-                    "status": m.status, "met_on": m.met_on} for m in milestones],
-            }, la_code=la_code, correlation_id=correlation_id))
-    store.write_milestone_changes(uow, upserts, deletes)
-    RECOMPUTED_CASES.inc(len(ids))
-    RECOMPUTED_MILESTONES.inc(len(upserts) + len(deletes))
+        result.cases_changed += changed
+        for event_id, corr in announce.get(cid) or ([(case["last_event_id"], correlation_id)]
+                                                    if changed else []):
+            scheduled.append(_scheduled_event(case, milestones, event_id, corr))
+    result.deleted = store.delete_milestones(uow, deletes)
+    result.inserted_or_updated = store.upsert_milestones(uow, upserts)
+    recorded = store.record_met_alerts(uow, met_rows)
+    uow.emit_many([e for e in met_events if e["id"] in recorded] + scheduled)
+    for e in met_events:
+        if e["id"] in recorded:
+            log.info("deadline alert", extra={
+                "case_id": str(e["payload"]["case_id"]), "event_type": e["type"],
+                "milestone": e["payload"]["milestone"], "la_code": e["la_code"]})
     return result
+
+
+def _scheduled_event(case: dict, milestones: list[Milestone], event_id,
+                     correlation_id: str | None) -> dict:
+    return new_event("deadline.scheduled", {
+        "case_id": case["case_id"], "reference": case["reference"],
+        "school_urn": case["school_urn"], "as_of_event": event_id,
+        "milestones": [{
+            "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
+            "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,
+            "met_on": m.met_on} for m in milestones],
+    }, la_code=case["la_code"], correlation_id=correlation_id)
+
+
+def recompute(uow: UnitOfWork, case: dict, today: date, correlation_id: str | None = None,
+              always_announce: bool = False) -> list[Milestone]:
+    """Recompute one case (see recompute_many, of which this is the one-case call)."""
+    cid = str(case["case_id"])
+    announce = {cid: [(case["last_event_id"], correlation_id)]} if always_announce else None
+    return recompute_many(uow, [case], today, announce=announce,
+                          correlation_id=correlation_id).milestones[cid]
 
 
 def _as_row(m: Milestone, case: dict) -> dict:
@@ -191,17 +217,46 @@ def emit_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date,
     return True
 
 
-def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH) -> int:
-    """Work off cases flagged by a settings or closure change, a batch per transaction."""
+def _alert_event(row: dict, kind: str, correlation_id: str | None = None) -> dict:
+    """The deadline.<kind> event of a milestone row (same payload as emit_alert's)."""
+    return new_event(f"deadline.{kind}", {
+        "case_id": row["case_id"], "reference": row["reference"],
+        "school_urn": row["school_urn"], "kind": kind, "milestone": row["milestone"],
+        "rule": row["rule"], "regulation": row["regulation"], "due_on": row["due_on"],
+        "adjusted_due_on": row["adjusted_due_on"]}, la_code=row["la_code"],
+        correlation_id=correlation_id)
+
+
+def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH,
+                    totals: Counter | None = None) -> int:
+    """Work off cases flagged by a settings or closure change (or `ehcp recompute`), a
+    batch per transaction; several processes share the work (SKIP LOCKED). `totals`, if
+    given, adds up cases, cases_changed and rows_written."""
     done = 0
     while True:
         with db.unit_of_work() as uow:
             cases = store.claim_stale_cases(uow, batch)
-            recompute_many(uow, cases, today)
-            store.clear_recompute(uow, [c["case_id"] for c in cases])
+            result = recompute_many(uow, cases, today)
+            store.clear_recompute_many(uow, [c["case_id"] for c in cases])
         done += len(cases)
+        if totals is not None:
+            totals.update(cases=len(cases), cases_changed=result.cases_changed,
+                          rows_written=result.rows_written)
         if len(cases) < batch:
             return done
+
+
+def flag_open_cases(db: Database, la_code: str | None = None, batch: int = 5000) -> int:
+    """Flag every open case (of one LA, or all) for recompute, a keyset page per
+    transaction so a huge caseload never holds one long lock; rerun, it goes on (a case
+    already flagged stays flagged until recomputed)."""
+    flagged, after = 0, None
+    while True:
+        with db.unit_of_work() as uow:
+            n, after = store.flag_open_cases(uow, after, batch, la_code)
+        flagged += n
+        if after is None:
+            return flagged
 
 
 # -- the sweep -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import date
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.deadlines.domain import CaseEvent, Closure, LaSettings
+from services.deadlines.domain import CaseEvent, Closure, LaSettings, Milestone
 from services.deadlines.rules import NEVER_BREACHED_RULES
 from shared.db import UnitOfWork
 
@@ -69,6 +69,15 @@ def record_events(uow: UnitOfWork, events: Sequence[tuple[object, CaseEvent]]) -
          [e.received_at for _, e in events], [e.corrects for _, e in events]))
 
 
+def case_history(uow: UnitOfWork, case_id) -> list[CaseEvent]:
+    rows = uow.execute(
+        "SELECT event_id, type, on_date, data, received_at, corrects FROM case_events "
+        "WHERE case_id = %s", (case_id,)).fetchall()
+    return [CaseEvent(id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
+                      received_at=r["received_at"],
+                      corrects=str(r["corrects"]) if r["corrects"] else None) for r in rows]
+
+
 # -- LA settings and closures ------------------------------------------------------------
 
 
@@ -127,22 +136,54 @@ def claim_stale_cases(uow: UnitOfWork, batch: int) -> list[dict]:
         (batch,)).fetchall()
 
 
-def clear_recompute(uow: UnitOfWork, case_ids: Sequence) -> None:
-    if case_ids:
-        uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%s::uuid[])",
-                    ([str(c) for c in case_ids],))
+def clear_recompute(uow: UnitOfWork, case_id) -> None:
+    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = %s", (case_id,))
 
 
 # -- milestones ----------------------------------------------------------------------------
 
 
+def stored_milestones(uow: UnitOfWork, case_id) -> list[dict]:
+    return uow.execute(
+        "SELECT milestone, rule, due_on, occurrence, adjusted_due_on, status, met_on, "
+        "known_since, exception_days, regulation FROM milestones WHERE case_id = %s",
+        (case_id,)).fetchall()
+
+
+def emitted_of_case(uow: UnitOfWork, case_id) -> set[tuple]:
+    """(milestone, rule, due_on, kind, send_on) of every alert already emitted for a case."""
+    rows = uow.execute(
+        "SELECT milestone, rule, due_on, kind, send_on FROM alerts_emitted WHERE case_id = %s",
+        (case_id,)).fetchall()
+    return {(r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]) for r in rows}
+
+
+def replace_milestones(uow: UnitOfWork, case_id, la_code: str, school_urn: str,
+                       rows: Sequence[tuple[Milestone, int, date, date | None]]) -> None:
+    """rows: (milestone, occurrence, known_since, next_alert_on)."""
+    uow.execute("DELETE FROM milestones WHERE case_id = %s", (case_id,))
+    if rows:
+        with uow.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO milestones (case_id, milestone, rule, regulation, due_on, "
+                "adjusted_due_on, status, met_on, exception_days, la_code, school_urn, "
+                "occurrence, known_since, next_alert_on) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(case_id, m.milestone, m.rule, m.regulation, m.due_on, m.adjusted_due_on,
+                  m.status, m.met_on, m.exception_days, la_code, school_urn, occ, known,
+                  next_on) for m, occ, known, next_on in rows])
+
+
+# -- set-wise recompute (issue 10): one query per kind of row for a whole batch of cases ---------
+
+
 def histories_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[CaseEvent]]:
-    """The event history of many cases in one query, by case id (as str)."""
+    """The histories of many cases in one query, by case id."""
     out: dict[str, list[CaseEvent]] = {str(c): [] for c in case_ids}
-    for r in uow.execute(
-            "SELECT case_id, event_id, type, on_date, data, received_at, corrects "
-            "FROM case_events WHERE case_id = ANY(%s::uuid[])",
-            ([str(c) for c in case_ids],)).fetchall():
+    rows = uow.execute(
+        "SELECT case_id, event_id, type, on_date, data, received_at, corrects FROM case_events "
+        "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall()
+    for r in rows:
         out[str(r["case_id"])].append(CaseEvent(
             id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
             received_at=r["received_at"],
@@ -150,8 +191,8 @@ def histories_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[CaseEven
     return out
 
 
-def stored_milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[dict]]:
-    """The stored milestones of many cases in one query, by case id (as str)."""
+def milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[dict]]:
+    """Stored milestone rows of many cases in one query, by case id."""
     out: dict[str, list[dict]] = {str(c): [] for c in case_ids}
     for r in uow.execute(
             "SELECT case_id, milestone, rule, due_on, occurrence, regulation, adjusted_due_on, "
@@ -162,48 +203,97 @@ def stored_milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[
     return out
 
 
-def emitted_of_cases(uow: UnitOfWork, case_ids: Sequence) -> dict[str, set[tuple]]:
-    """(milestone, rule, due_on, kind, send_on) of every alert already emitted, by case id."""
+def emitted_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, set[tuple]]:
+    """(milestone, rule, due_on, kind, send_on) of the alerts emitted, for many cases."""
     out: dict[str, set[tuple]] = {str(c): set() for c in case_ids}
     for r in uow.execute(
             "SELECT case_id, milestone, rule, due_on, kind, send_on FROM alerts_emitted "
             "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall():
-        out[str(r["case_id"])].add(
-            (r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]))
+        out[str(r["case_id"])].add((r["milestone"], r["rule"], r["due_on"], r["kind"],
+                                    r["send_on"]))
     return out
 
 
-# A milestone row as written: the key (case_id, milestone, rule, due_on, occurrence) first.
-MILESTONE_ROW = ("case_id", "milestone", "rule", "due_on", "occurrence", "regulation",
-                 "adjusted_due_on", "status", "met_on", "exception_days", "la_code",
-                 "school_urn", "known_since", "next_alert_on")
-_ROW_TYPES = ("uuid", "text", "text", "date", "int", "text", "date", "text", "date", "int",
-              "text", "text", "date", "date")
-
-UPSERT_MILESTONES = (
-    "INSERT INTO milestones (" + ", ".join(MILESTONE_ROW) + ") SELECT * FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _ROW_TYPES) + ") "
-    "ON CONFLICT (case_id, milestone, rule, due_on, occurrence) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in MILESTONE_ROW[5:]))
-
-DELETE_MILESTONES = (
-    "DELETE FROM milestones m USING unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
-    "%s::int[]) AS d(case_id, milestone, rule, due_on, occurrence) "
-    "WHERE m.case_id = d.case_id AND m.milestone = d.milestone AND m.rule = d.rule "
-    "AND m.due_on = d.due_on AND m.occurrence = d.occurrence")
+MILESTONE_KEY = ("case_id", "milestone", "rule", "due_on", "occurrence")
+MILESTONE_VALUES = ("regulation", "adjusted_due_on", "status", "met_on", "exception_days",
+                    "la_code", "school_urn", "known_since", "next_alert_on")
+_TYPES = {"case_id": "uuid", "due_on": "date", "occurrence": "int", "adjusted_due_on": "date",
+          "met_on": "date", "exception_days": "int", "known_since": "date",
+          "next_alert_on": "date"}
 
 
-def write_milestone_changes(uow: UnitOfWork, upserts: Sequence[tuple],
-                            deletes: Sequence[tuple]) -> None:
-    """Set-based write of only what changed: one DELETE for milestones no longer computed
-    (key tuples), one INSERT .. ON CONFLICT UPDATE for new or changed ones (MILESTONE_ROW
-    tuples). Two statements whatever the number of cases."""
-    if deletes:
-        uow.execute(DELETE_MILESTONES, [
-            [str(d[0]) if i == 0 else d[i] for d in deletes] for i in range(5)])
-    if upserts:
-        uow.execute(UPSERT_MILESTONES, [
-            [str(u[0]) if i == 0 else u[i] for u in upserts] for i in range(len(MILESTONE_ROW))])
+def _unnest(cols: Sequence[str]) -> str:
+    return "unnest(" + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in cols) + ")"
+
+
+def delete_milestones(uow: UnitOfWork, keys: Sequence[tuple]) -> int:
+    """Delete milestones by key (case_id, milestone, rule, due_on, occurrence), one statement."""
+    if not keys:
+        return 0
+    return uow.execute(
+        f"DELETE FROM milestones m USING {_unnest(MILESTONE_KEY)} "
+        "AS k(case_id, milestone, rule, due_on, occurrence) WHERE m.case_id = k.case_id "
+        "AND m.milestone = k.milestone AND m.rule = k.rule AND m.due_on = k.due_on "
+        "AND m.occurrence = k.occurrence",
+        [[str(k[i]) if i == 0 else k[i] for k in keys] for i in range(5)]).rowcount
+
+
+def upsert_milestones(uow: UnitOfWork, rows: Sequence[dict]) -> int:
+    """Insert new and update changed milestones (dicts of key + value columns) in one
+    statement; sorted by key so two batches lock rows in one order."""
+    if not rows:
+        return 0
+    cols = MILESTONE_KEY + MILESTONE_VALUES
+    rows = sorted(rows, key=lambda r: (str(r["case_id"]), r["milestone"], r["rule"],
+                                       r["due_on"], r["occurrence"]))
+    return uow.execute(
+        f"INSERT INTO milestones ({', '.join(cols)}) SELECT * FROM {_unnest(cols)} "
+        "ON CONFLICT (case_id, milestone, rule, due_on, occurrence) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in MILESTONE_VALUES),
+        [[str(r[c]) if c == "case_id" else r[c] for r in rows] for c in cols]).rowcount
+
+
+def record_met_alerts(uow: UnitOfWork, rows: Sequence[tuple]) -> set[str]:
+    """Record many 'met' alerts at once: rows (case_id, milestone, rule, due_on, send_on,
+    event_id, la_code). Returns the event ids recorded now (the others were already)."""
+    if not rows:
+        return set()
+    got = uow.execute(
+        "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
+        "la_code) SELECT a.case_id, a.milestone, a.rule, a.due_on, 'met', a.send_on, "
+        "a.event_id, a.la_code FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
+        "%s::date[], %s::uuid[], %s::text[]) "
+        "AS a(case_id, milestone, rule, due_on, send_on, event_id, la_code) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        [[str(r[i]) if i in (0, 5) else r[i] for r in rows] for i in range(7)]).fetchall()
+    return {str(r["event_id"]) for r in got}
+
+
+def flag_open_cases(uow: UnitOfWork, after: str | None, batch: int,
+                    la_code: str | None = None) -> tuple[int, str | None]:
+    """Flag for recompute the next `batch` cases by id after `after` (keyset walk), only
+    those with an open milestone. (cases flagged, last case id looked at; None at the end)"""
+    row = uow.execute(
+        "WITH page AS (SELECT case_id FROM cases WHERE case_id > coalesce(%(after)s::uuid, "
+        "'00000000-0000-0000-0000-000000000000') "
+        "AND (%(la)s::text IS NULL OR la_code = %(la)s) ORDER BY case_id LIMIT %(batch)s), "
+        "flagged AS (UPDATE cases c SET needs_recompute = true FROM page "
+        "WHERE c.case_id = page.case_id AND NOT c.needs_recompute "
+        "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open) "
+        "RETURNING 1) "
+        "SELECT (SELECT count(*) FROM flagged) AS n, (SELECT max(case_id::text) FROM page) "
+        "AS last, (SELECT count(*) FROM page) AS seen",
+        {"after": after, "la": la_code, "batch": batch}).fetchone()
+    return row["n"], (row["last"] if row["seen"] == batch else None)
+
+
+def stale_count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) AS n FROM cases WHERE needs_recompute").fetchone()["n"]
+
+
+def clear_recompute_many(uow: UnitOfWork, case_ids: Sequence) -> None:
+    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%s::uuid[]) "
+                "AND needs_recompute", ([str(c) for c in case_ids],))
 
 
 def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:

@@ -11,6 +11,8 @@ Usage:
   ehcp user disable senco-1      (every token of senco-1 is refused from now on)
   ehcp user password senco-1     (local sign-in to the pages; prompts, or --password)
   ehcp migrate            apply every service's migrations (also done at each start-up)
+  ehcp recompute [--la 881] [--workers 2]   rebuild every open case's deadlines (after a
+       rule, bank-holiday or settings change): flagged, then recomputed in batches; resumable
   ehcp seed-demo [--url http://127.0.0.1:8000]   demo region, tokens, and demo requests
   ehcp closures list 881 [--url URL]      school closures (term dates) of an LA
   ehcp closures add 881 --from 2026-07-22 --to 2026-09-01 [--school-urn 100001] [--url URL]
@@ -123,8 +125,9 @@ class Progress:
     """A progress bar on stderr, by bytes of the file read (redrawn in place on a terminal,
     else a line every tenth)."""
 
-    def __init__(self, total_bytes: int, width: int = 30):
+    def __init__(self, total_bytes: int, width: int = 30, unit: str = "rows"):
         self.total, self.width, self.shown = max(total_bytes, 1), width, -1
+        self.unit = unit
         self.tty = sys.stderr.isatty()
 
     def update(self, done_bytes: int, rows: int) -> None:
@@ -134,13 +137,68 @@ class Progress:
             return
         self.shown = step
         bar = "#" * int(share * self.width)
-        line = f"[{bar:<{self.width}}] {share:4.0%}  {rows:,} rows"
+        line = f"[{bar:<{self.width}}] {share:4.0%}  {rows:,} {self.unit}"
         sys.stderr.write(f"\r{line}" if self.tty else f"{line}\n")
         sys.stderr.flush()
 
     def close(self) -> None:
         if self.tty:
             sys.stderr.write("\n")
+
+
+def _deadlines_db():
+    """The deadlines service's own pool and unit of work (as `ehcp migrate`, not an RPC: a
+    national recompute takes minutes, longer than any RPC timeout, and runs its code in
+    as many processes as there are cores)."""
+    from shared.db import Database, make_pool
+    cfg = load_config("deadlines")
+    return cfg, Database(make_pool(cfg.database_url, "deadlines", max_size=2))
+
+
+def _recompute_worker(batch: int) -> dict:
+    from collections import Counter
+
+    from services.deadlines import schedule
+    from shared.config import today
+    cfg, db = _deadlines_db()
+    totals: Counter = Counter()
+    try:
+        schedule.recompute_stale(db, today(cfg), batch, totals)
+    finally:
+        db.pool.close()
+    return dict(totals)
+
+
+def cmd_recompute(args) -> None:
+    """Flag every open case (of --la, or all) and recompute them in batches of --batch,
+    in --workers processes (FOR UPDATE SKIP LOCKED shares the cases between them and the
+    running service's sweep). Interrupted, rerun it: flagged cases stay flagged."""
+    import multiprocessing
+
+    from services.deadlines import schedule, store
+    started = time.monotonic()
+    _cfg, db = _deadlines_db()
+    flagged = schedule.flag_open_cases(db, args.la)
+    with db.read() as conn:
+        total = store.stale_count(conn)
+    progress = Progress(total, unit="cases")
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(args.workers) as pool:
+        pending = pool.map_async(_recompute_worker, [args.batch] * args.workers)
+        while not pending.ready():
+            pending.wait(1)
+            with db.read() as conn:
+                left = store.stale_count(conn)
+            progress.update(total - left, total - left)
+        results = pending.get()
+    progress.update(total, total)
+    progress.close()
+    db.pool.close()
+    cases = sum(r.get("cases", 0) for r in results)
+    print(f"recomputed {cases:,} cases ({flagged:,} flagged now) in "
+          f"{time.monotonic() - started:.1f} s: "
+          f"{sum(r.get('cases_changed', 0) for r in results):,} changed, "
+          f"{sum(r.get('rows_written', 0) for r in results):,} milestone rows written")
 
 
 def cmd_schools_import(args) -> None:
@@ -483,6 +541,12 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("migrate", help="apply migrations of every service")
     p.set_defaults(fn=cmd_migrate)
+
+    p = sub.add_parser("recompute", help="rebuild every open case's deadlines")
+    p.add_argument("--la", help="only this LA's cases (three-digit code)")
+    p.add_argument("--batch", type=int, default=500, help="cases per transaction")
+    p.add_argument("--workers", type=int, default=2, help="processes (one per core)")
+    p.set_defaults(fn=cmd_recompute)
 
     p = sub.add_parser("seed-demo", help="seed the demo region and print tokens")
     p.add_argument("--url", help="gateway URL: also submit demo requests through it")
