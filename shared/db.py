@@ -175,10 +175,19 @@ class UnitOfWork:
 
     def emit(self, event: dict) -> None:
         """Queue an event for publication; it is sent only if this transaction commits."""
+        self.emit_many([event])
+
+    def emit_many(self, events: list[dict]) -> None:
+        """Queue many events in one statement (in their order), sent only if this
+        transaction commits."""
+        if not events:
+            return
         self.conn.execute(
-            "INSERT INTO outbox (event_id, event_type, body) VALUES (%s, %s, %s)",
-            (event["id"], event["type"], Jsonb(event)))
-        self.emitted.append(event)
+            "INSERT INTO outbox (event_id, event_type, body) "
+            "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[])",
+            ([e["id"] for e in events], [e["type"] for e in events],
+             [Jsonb(e) for e in events]))
+        self.emitted.extend(events)
 
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Mark an incoming event processed; False if it already was (a redelivery)."""

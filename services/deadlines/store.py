@@ -199,21 +199,44 @@ def claim_due(conn: psycopg.Connection, today: date, batch: int) -> list[dict]:
 
 def record_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date, event_id: str) -> bool:
     """Record an alert as emitted; False if it already was (by us or another instance)."""
-    return uow.execute(
+    return bool(record_alerts(uow, [(row, kind, send_on, event_id)]))
+
+
+def record_alerts(uow: UnitOfWork, alerts: Sequence[tuple[dict, str, date, str]]) -> set[str]:
+    """Record many alerts (row, kind, send_on, event_id) as emitted in one statement; returns
+    the event ids of those recorded now (the others already were, by us or another
+    instance: the primary key and the met-once index decide)."""
+    if not alerts:
+        return set()
+    cols = list(zip(*[(r["case_id"], r["milestone"], r["rule"], r["due_on"], kind, on, eid,
+                       r["la_code"]) for r, kind, on, eid in alerts], strict=True))
+    rows = uow.execute(
         "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
-        "la_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (row["case_id"], row["milestone"], row["rule"], row["due_on"], kind, send_on, event_id,
-         row["la_code"])).fetchone() is not None
+        "la_code) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
+        "%s::text[], %s::date[], %s::uuid[], %s::text[]) ON CONFLICT DO NOTHING "
+        "RETURNING event_id", [list(c) for c in cols]).fetchall()
+    return {str(r["event_id"]) for r in rows}
 
 
 def set_next_alert(uow: UnitOfWork, row: dict, next_alert_on: date | None,
                    status: str | None = None) -> None:
+    set_next_alerts(uow, [(row, next_alert_on, status)])
+
+
+def set_next_alerts(uow: UnitOfWork,
+                    updates: Sequence[tuple[dict, date | None, str | None]]) -> None:
+    """Plan each milestone's next alert (and keep its status), one statement per batch."""
+    if not updates:
+        return
+    cols = list(zip(*[(r["case_id"], r["milestone"], r["rule"], r["due_on"], r["occurrence"],
+                       nxt, status) for r, nxt, status in updates], strict=True))
     uow.execute(
-        "UPDATE milestones SET next_alert_on = %s, status = coalesce(%s, status) "
-        "WHERE case_id = %s AND milestone = %s AND rule = %s AND due_on = %s "
-        "AND occurrence = %s",
-        (next_alert_on, status, row["case_id"], row["milestone"], row["rule"], row["due_on"],
-         row["occurrence"]))
+        "UPDATE milestones m SET next_alert_on = u.next_alert_on, "
+        "status = coalesce(u.status, m.status) "
+        "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], %s::int[], %s::date[], "
+        "%s::text[]) AS u (case_id, milestone, rule, due_on, occurrence, next_alert_on, status) "
+        "WHERE m.case_id = u.case_id AND m.milestone = u.milestone AND m.rule = u.rule "
+        "AND m.due_on = u.due_on AND m.occurrence = u.occurrence", [list(c) for c in cols])
 
 
 # -- reads for the gateway -----------------------------------------------------------------
