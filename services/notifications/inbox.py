@@ -173,7 +173,7 @@ def _queue_deliveries_of_batch(uow: UnitOfWork, alerts: list[tuple[dict, dict]])
         rows.extend({
             "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
             "case_id": alert["case_id"], "milestone": alert["milestone"], "kind": alert["kind"],
-            "due_on": alert["due_on"], "content": Jsonb(content_for(channel, alert)),
+            "due_on": alert["due_on"], "content": content_for(channel, alert),
             "event_occurred_at": event["occurred_at"], "source_event_id": event["id"]}
             for recipient_id, channel in routing.route(alert, mine)
             if channel in ("email", "webhook"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from psycopg.types.json import Jsonb
+
 from shared.db import UnitOfWork
 
 COLUMNS = ("id", "recipient", "case_id", "reference", "la_code", "school_urn", "milestone",
@@ -118,21 +120,25 @@ def recipients_for_alerts(conn, la_codes: Sequence[str], school_urns: Sequence[s
 
 
 DELIVERY_COLUMNS = ("id", "recipient_id", "channel", "case_id", "milestone", "kind", "due_on",
-                    "content", "event_occurred_at", "source_event_id")
-DELIVERY_TYPES = ("uuid", "uuid", "text", "uuid", "text", "text", "date", "jsonb",
-                  "timestamptz", "uuid")
+                    "event_occurred_at", "source_event_id")
+DELIVERY_TYPES = ("uuid", "uuid", "text", "uuid", "text", "text", "date", "timestamptz", "uuid")
 
 
 def insert_deliveries(conn, deliveries: Sequence[dict]) -> list[str]:
     """Queue many deliveries in one statement, each unless its unique key exists; returns
-    the channels of the new ones."""
+    the channels of the new ones. Each `content` is a plain dict: they travel as one jsonb
+    array (psycopg escapes a jsonb[] parameter element by element, slowly)."""
     if not deliveries:
         return []
     arrays = ", ".join(f"%s::{t}[]" for t in DELIVERY_TYPES)
+    cols = ", ".join(DELIVERY_COLUMNS)
     rows = conn.execute(
-        f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO deliveries ({cols}, content) SELECT {cols}, c.content "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u ({cols}, n) "
+        "JOIN jsonb_array_elements(%s) WITH ORDINALITY AS c (content, n) USING (n) "
         "ON CONFLICT DO NOTHING RETURNING channel",
-        [[d[c] for d in deliveries] for c in DELIVERY_COLUMNS]).fetchall()
+        [*([d[c] for d in deliveries] for c in DELIVERY_COLUMNS),
+         Jsonb([d["content"] for d in deliveries])]).fetchall()
     return [r["channel"] for r in rows]
 
 
