@@ -17,7 +17,10 @@ Measured, all on the PostgreSQL clock:
 Baseline, same run, same broker: publishing N messages of an alert's size with publisher
 confirms, batched (kombu, one channel), i.e. the transport's floor.
 
-    .venv/bin/python bench/alerts.py [N]        # default 5000
+    .venv/bin/python bench/alerts.py [N] [--no-smtp]    # default 5000
+
+--no-smtp leaves SMTP unconfigured (emails are queued, none sent): the same figures with
+and without the slow SMTP server show whether sending delays the inbox.
 """
 
 from __future__ import annotations
@@ -86,11 +89,12 @@ def raw_publish(amqp_uri: str, n: int, size: int) -> float:
     return took
 
 
-def main(n: int = 5000) -> int:
+def main(n: int = 5000, send_email: bool = True) -> int:
     smtp = SmtpServer(delay=SMTP_DELAY_S).start()
     with fresh_infra() as infra, tempfile.TemporaryDirectory() as logs:
-        env = {"NOTIFY_POLL_SECONDS": "0.2", "SMTP_HOST": "127.0.0.1",
-               "SMTP_PORT": str(smtp.port), "SWEEP_SECONDS": "3600"}
+        env = {"NOTIFY_POLL_SECONDS": "0.2", "SWEEP_SECONDS": "3600"}
+        if send_email:
+            env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)})
         system = System(infra, Path(logs), env).start()
         try:
             deadlines = system.services["deadlines"]
@@ -144,8 +148,9 @@ def main(n: int = 5000) -> int:
           f"(mean {statistics.mean(lat):.2f} s)")
     print("the sweep alone (first batch start -> last outbox row): "
           f"{sweep_s.total_seconds():.2f} s")
-    print(f"emails queued {emails_queued}, sent by then {emails_sent} "
-          f"(SMTP sink answers in {SMTP_DELAY_S * 1000:.0f} ms a message)")
+    print(f"emails queued {emails_queued}, sent by then {emails_sent} " + (
+        f"(SMTP sink answers in {SMTP_DELAY_S * 1000:.0f} ms a message)" if send_email
+        else "(--no-smtp: none sent)"))
     print(f"baseline, raw confirmed publish of {n} x {size} B on the same broker: "
           f"{baseline:.2f} s")
     print(f"ratio p99 / raw publish: {p99 / baseline:.1f}x")
@@ -155,4 +160,5 @@ def main(n: int = 5000) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sys.exit(main(int(args[0]) if args else 5000, "--no-smtp" not in sys.argv))
