@@ -111,7 +111,7 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
     emitted = store.emitted_of(uow, ids)
     settings: dict[str, LaSettings] = {}
     closures: dict[str, list] = {}
-    upserts, deletes, met_rows, met_events, scheduled = [], [], [], [], []
+    upserts, deletes, met, scheduled = [], [], [], []
     for case in cases:
         cid, la = str(case["case_id"]), case["la_code"]
         if la not in settings:
@@ -144,9 +144,7 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
                 upserts.append(row)
             if m.met_on is not None and m.met_on >= case["first_seen_on"] and not any(
                     k == "met" for k, _ in sent_by.get(base, ())):
-                event = _alert_event(_as_row(m, case), "met", correlation_id)
-                met_rows.append((cid, m.milestone, m.rule, m.due_on, m.met_on, event["id"], la))
-                met_events.append(event)
+                met.append((_as_row(m, case), "met", m.met_on))
                 # a milestone repeated (occurrence > 0) is announced met once, like before
                 sent_by.setdefault(base, set()).add(("met", m.met_on))
         deletes.extend((cid, *k) for k in old if k not in new_keys)
@@ -159,13 +157,8 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
             scheduled.append(_scheduled_event(case, milestones, event_id, corr))
     result.deleted = store.delete_milestones(uow, deletes)
     result.inserted_or_updated = store.upsert_milestones(uow, upserts)
-    recorded = store.record_met_alerts(uow, met_rows)
-    uow.emit_many([e for e in met_events if e["id"] in recorded] + scheduled)
-    for e in met_events:
-        if e["id"] in recorded:
-            log.info("deadline alert", extra={
-                "case_id": str(e["payload"]["case_id"]), "event_type": e["type"],
-                "milestone": e["payload"]["milestone"], "la_code": e["la_code"]})
+    emit_alerts(uow, met, correlation_id)  # the alerts_emitted keys decide: once each
+    uow.emit_many(scheduled)
     return result
 
 
@@ -197,34 +190,41 @@ def _as_row(m: Milestone, case: dict) -> dict:
             "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on}
 
 
-def emit_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date,
-               correlation_id: str | None = None) -> bool:
-    """Emit deadline.<kind> unless already emitted: the record and the outbox row commit
-    together, so a crash leaves both or neither, and a second instance finds the record."""
-    event = new_event(f"deadline.{kind}", {
-        "case_id": row["case_id"], "reference": row["reference"],
-        "school_urn": row["school_urn"], "kind": kind, "milestone": row["milestone"],
-        "rule": row["rule"], "regulation": row["regulation"], "due_on": row["due_on"],
-        "adjusted_due_on": row["adjusted_due_on"]}, la_code=row["la_code"],
-        correlation_id=correlation_id)
-    if not store.record_alert(uow, row, kind, send_on, event["id"]):
-        return False
-    uow.emit(event)
-    if kind == "breached":
-        BREACHES.labels(row["la_code"]).inc()
-    log.info("deadline alert", extra={"case_id": str(row["case_id"]), "event_type": event["type"],
-                                      "milestone": row["milestone"], "la_code": row["la_code"]})
-    return True
-
-
-def _alert_event(row: dict, kind: str, correlation_id: str | None = None) -> dict:
-    """The deadline.<kind> event of a milestone row (same payload as emit_alert's)."""
+def alert_event(row: dict, kind: str, correlation_id: str | None = None) -> dict:
+    """The deadline.<kind> event of a milestone row."""
     return new_event(f"deadline.{kind}", {
         "case_id": row["case_id"], "reference": row["reference"],
         "school_urn": row["school_urn"], "kind": kind, "milestone": row["milestone"],
         "rule": row["rule"], "regulation": row["regulation"], "due_on": row["due_on"],
         "adjusted_due_on": row["adjusted_due_on"]}, la_code=row["la_code"],
         correlation_id=correlation_id)
+
+
+def emit_alerts(uow: UnitOfWork, alerts: list[tuple[dict, str, date]],
+                correlation_id: str | None = None) -> int:
+    """Emit deadline.<kind> for each (row, kind, send_on) not already emitted: the records
+    and the outbox rows of exactly those recorded now commit together, in two statements
+    for the whole list, so a crash leaves both or neither, and a second instance finds the
+    records (ON CONFLICT DO NOTHING) and emits nothing."""
+    events = [alert_event(row, kind, correlation_id) for row, kind, _ in alerts]
+    recorded = store.record_alerts(uow, [(row, kind, on, e["id"]) for (row, kind, on), e
+                                         in zip(alerts, events, strict=True)])
+    new = [(row, e) for (row, _, _), e in zip(alerts, events, strict=True) if e["id"] in recorded]
+    uow.emit_many([e for _, e in new])
+    for row, event in new:
+        if event["type"] == "deadline.breached":
+            BREACHES.labels(row["la_code"]).inc()
+        log.info("deadline alert", extra={"case_id": str(row["case_id"]),
+                                          "event_id": event["id"], "event_type": event["type"],
+                                          "milestone": row["milestone"],
+                                          "la_code": row["la_code"]})
+    return len(new)
+
+
+def emit_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date,
+               correlation_id: str | None = None) -> bool:
+    """Emit one deadline.<kind> unless already emitted (see emit_alerts)."""
+    return emit_alerts(uow, [(row, kind, send_on)], correlation_id) == 1
 
 
 def recompute_stale(db: Database, today: date, batch: int = RECOMPUTE_BATCH,
@@ -271,20 +271,22 @@ def _milestone(row: dict) -> Milestone:
 
 def sweep_batch(uow: UnitOfWork, today: date, batch: int,
                 settings_cache: dict[str, LaSettings]) -> tuple[int, int]:
-    """Claim one batch of due milestones and emit their due alerts. (claimed, emitted)"""
+    """Claim one batch of due milestones and emit their due alerts, set-wise: one claim,
+    one insert of the alert records, one of their outbox rows, one update of the next
+    alert dates. (claimed, emitted)"""
     rows = store.claim_due(uow.conn, today, batch)
-    emitted = 0
+    due, updates = [], []
     for row in rows:
         la = row["la_code"]
         if la not in settings_cache:
             settings_cache[la] = store.la_settings(uow.conn, la)
-        m = _milestone(row)
-        schedule = pending_alerts(m, settings_cache[la], row["known_since"], set())
-        for kind, on in schedule:
-            if on <= today:
-                emitted += emit_alert(uow, row, kind, on)
+        schedule = pending_alerts(_milestone(row), settings_cache[la], row["known_since"],
+                                  set())
+        due.extend((row, kind, on) for kind, on in schedule if on <= today)
         later = [on for _, on in schedule if on > today]
-        store.set_next_alert(uow, row, min(later) if later else None, row["status"])
+        updates.append((row, min(later) if later else None, row["status"]))
+    emitted = emit_alerts(uow, due)
+    store.set_next_alerts(uow, updates)
     return len(rows), emitted
 
 

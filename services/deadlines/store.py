@@ -8,7 +8,7 @@ from datetime import date
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.deadlines.domain import CaseEvent, Closure, LaSettings, Milestone
+from services.deadlines.domain import CaseEvent, Closure, LaSettings
 from services.deadlines.rules import NEVER_BREACHED_RULES
 from shared.db import UnitOfWork
 
@@ -69,15 +69,6 @@ def record_events(uow: UnitOfWork, events: Sequence[tuple[object, CaseEvent]]) -
          [e.received_at for _, e in events], [e.corrects for _, e in events]))
 
 
-def case_history(uow: UnitOfWork, case_id) -> list[CaseEvent]:
-    rows = uow.execute(
-        "SELECT event_id, type, on_date, data, received_at, corrects FROM case_events "
-        "WHERE case_id = %s", (case_id,)).fetchall()
-    return [CaseEvent(id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
-                      received_at=r["received_at"],
-                      corrects=str(r["corrects"]) if r["corrects"] else None) for r in rows]
-
-
 # -- LA settings and closures ------------------------------------------------------------
 
 
@@ -136,42 +127,7 @@ def claim_stale_cases(uow: UnitOfWork, batch: int) -> list[dict]:
         (batch,)).fetchall()
 
 
-def clear_recompute(uow: UnitOfWork, case_id) -> None:
-    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = %s", (case_id,))
-
-
 # -- milestones ----------------------------------------------------------------------------
-
-
-def stored_milestones(uow: UnitOfWork, case_id) -> list[dict]:
-    return uow.execute(
-        "SELECT milestone, rule, due_on, occurrence, adjusted_due_on, status, met_on, "
-        "known_since, exception_days, regulation FROM milestones WHERE case_id = %s",
-        (case_id,)).fetchall()
-
-
-def emitted_of_case(uow: UnitOfWork, case_id) -> set[tuple]:
-    """(milestone, rule, due_on, kind, send_on) of every alert already emitted for a case."""
-    rows = uow.execute(
-        "SELECT milestone, rule, due_on, kind, send_on FROM alerts_emitted WHERE case_id = %s",
-        (case_id,)).fetchall()
-    return {(r["milestone"], r["rule"], r["due_on"], r["kind"], r["send_on"]) for r in rows}
-
-
-def replace_milestones(uow: UnitOfWork, case_id, la_code: str, school_urn: str,
-                       rows: Sequence[tuple[Milestone, int, date, date | None]]) -> None:
-    """rows: (milestone, occurrence, known_since, next_alert_on)."""
-    uow.execute("DELETE FROM milestones WHERE case_id = %s", (case_id,))
-    if rows:
-        with uow.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO milestones (case_id, milestone, rule, regulation, due_on, "
-                "adjusted_due_on, status, met_on, exception_days, la_code, school_urn, "
-                "occurrence, known_since, next_alert_on) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [(case_id, m.milestone, m.rule, m.regulation, m.due_on, m.adjusted_due_on,
-                  m.status, m.met_on, m.exception_days, la_code, school_urn, occ, known,
-                  next_on) for m, occ, known, next_on in rows])
 
 
 # -- set-wise recompute (issue 10): one query per kind of row for a whole batch of cases ---------
@@ -253,22 +209,6 @@ def upsert_milestones(uow: UnitOfWork, rows: Sequence[dict]) -> int:
         [[str(r[c]) if c == "case_id" else r[c] for r in rows] for c in cols]).rowcount
 
 
-def record_met_alerts(uow: UnitOfWork, rows: Sequence[tuple]) -> set[str]:
-    """Record many 'met' alerts at once: rows (case_id, milestone, rule, due_on, send_on,
-    event_id, la_code). Returns the event ids recorded now (the others were already)."""
-    if not rows:
-        return set()
-    got = uow.execute(
-        "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
-        "la_code) SELECT a.case_id, a.milestone, a.rule, a.due_on, 'met', a.send_on, "
-        "a.event_id, a.la_code FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
-        "%s::date[], %s::uuid[], %s::text[]) "
-        "AS a(case_id, milestone, rule, due_on, send_on, event_id, la_code) "
-        "ON CONFLICT DO NOTHING RETURNING event_id",
-        [[str(r[i]) if i in (0, 5) else r[i] for r in rows] for i in range(7)]).fetchall()
-    return {str(r["event_id"]) for r in got}
-
-
 def flag_open_cases(uow: UnitOfWork, after: str | None, batch: int,
                     la_code: str | None = None) -> tuple[int, str | None]:
     """Flag for recompute the next `batch` cases by id after `after` (keyset walk), only
@@ -319,23 +259,36 @@ def claim_due(conn: psycopg.Connection, today: date, batch: int) -> list[dict]:
     return conn.execute(CLAIM_DUE, {"today": today, "batch": batch}).fetchall()
 
 
-def record_alert(uow: UnitOfWork, row: dict, kind: str, send_on: date, event_id: str) -> bool:
-    """Record an alert as emitted; False if it already was (by us or another instance)."""
-    return uow.execute(
+def record_alerts(uow: UnitOfWork, alerts: Sequence[tuple[dict, str, date, str]]) -> set[str]:
+    """Record many alerts (row, kind, send_on, event_id) as emitted in one statement; returns
+    the event ids of those recorded now (the others already were, by us or another
+    instance: the primary key and the met-once index decide)."""
+    if not alerts:
+        return set()
+    cols = list(zip(*[(r["case_id"], r["milestone"], r["rule"], r["due_on"], kind, on, eid,
+                       r["la_code"]) for r, kind, on, eid in alerts], strict=True))
+    rows = uow.execute(
         "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
-        "la_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (row["case_id"], row["milestone"], row["rule"], row["due_on"], kind, send_on, event_id,
-         row["la_code"])).fetchone() is not None
+        "la_code) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
+        "%s::text[], %s::date[], %s::uuid[], %s::text[]) ON CONFLICT DO NOTHING "
+        "RETURNING event_id", [list(c) for c in cols]).fetchall()
+    return {str(r["event_id"]) for r in rows}
 
 
-def set_next_alert(uow: UnitOfWork, row: dict, next_alert_on: date | None,
-                   status: str | None = None) -> None:
+def set_next_alerts(uow: UnitOfWork,
+                    updates: Sequence[tuple[dict, date | None, str | None]]) -> None:
+    """Plan each milestone's next alert (and keep its status), one statement per batch."""
+    if not updates:
+        return
+    cols = list(zip(*[(r["case_id"], r["milestone"], r["rule"], r["due_on"], r["occurrence"],
+                       nxt, status) for r, nxt, status in updates], strict=True))
     uow.execute(
-        "UPDATE milestones SET next_alert_on = %s, status = coalesce(%s, status) "
-        "WHERE case_id = %s AND milestone = %s AND rule = %s AND due_on = %s "
-        "AND occurrence = %s",
-        (next_alert_on, status, row["case_id"], row["milestone"], row["rule"], row["due_on"],
-         row["occurrence"]))
+        "UPDATE milestones m SET next_alert_on = u.next_alert_on, "
+        "status = coalesce(u.status, m.status) "
+        "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], %s::int[], %s::date[], "
+        "%s::text[]) AS u (case_id, milestone, rule, due_on, occurrence, next_alert_on, status) "
+        "WHERE m.case_id = u.case_id AND m.milestone = u.milestone AND m.rule = u.rule "
+        "AND m.due_on = u.due_on AND m.occurrence = u.occurrence", [list(c) for c in cols])
 
 
 # -- reads for the gateway -----------------------------------------------------------------

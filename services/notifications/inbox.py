@@ -93,6 +93,96 @@ def on_deadline_event(uow: UnitOfWork, event: dict, public_url: str) -> int:
     return created
 
 
+def on_deadline_events(uow: UnitOfWork, events: list[dict], public_url: str) -> int:
+    """A batch of deadline events, set-wise: the milestone copy (alerts in one statement
+    per run between schedules), the in-app alerts of the whole batch in one insert, the
+    directory read once, and the email/webhook deliveries in one insert. The unique keys
+    are those of on_deadline_event, so a redelivery adds nothing. Returns how many in-app
+    alerts were new. Sending is left to the delivery workers (service.py timers)."""
+    _update_copies(uow, events)
+    alerts = [(e, a) for e in events if (a := alert_of(e, public_url)) is not None]
+    rows = []
+    for event, alert in alerts:
+        p, title = event["payload"], render.subject(alert)
+        rows.extend({
+            "id": uuid.uuid4(), "recipient": recipient, "case_id": p["case_id"],
+            "reference": p["reference"], "la_code": event["la_code"],
+            "school_urn": p["school_urn"], "milestone": alert["milestone"],
+            "kind": alert["kind"], "due_on": alert["due_on"], "title": title,
+            "link": alert["link"], "source_event_id": event["id"]}
+            for recipient, _ in routing.route(alert, default_inboxes(event)))
+    created = store.insert_alerts(uow, rows)
+    queued = _queue_deliveries_of_batch(uow, alerts)
+    for event, _ in alerts:
+        log.info("alerts stored", extra={"event_id": event["id"],
+                                         "case_id": event["payload"]["case_id"]})
+    log.info("alert batch stored", extra={"count": created + queued})
+    return created
+
+
+def _copy_of_alert(event: dict) -> tuple:
+    p = event["payload"]
+    case = {"case_id": p["case_id"], "reference": p["reference"], "la_code": event["la_code"],
+            "school_urn": p["school_urn"]}
+    kind = event["type"].split(".", 1)[1]
+    met_on = event["occurred_at"].date() if kind == "met" else None
+    return (case, p["milestone"], effective_due(p), {"breached": "breached", "met": "met"}
+            .get(kind), met_on, event["occurred_at"])
+
+
+def _update_copies(uow: UnitOfWork, events: list[dict]) -> None:
+    """update_copy for each event, in order: a schedule alone, the alerts between two
+    schedules together, in rounds so each statement touches a milestone once."""
+    run: list[dict] = []
+
+    def flush() -> None:
+        rounds: list[dict] = []  # round k holds the k-th alert of each milestone
+        for event in run:
+            key = (str(event["payload"]["case_id"]), event["payload"]["milestone"])
+            for r in rounds:
+                if key not in r:
+                    r[key] = event
+                    break
+            else:
+                rounds.append({key: event})
+        for r in rounds:
+            store.apply_alerts(uow.conn, [_copy_of_alert(e) for e in r.values()])
+        run.clear()
+
+    for event in events:
+        if event["type"] == "deadline.scheduled":
+            flush()
+            update_copy(uow, event)
+        else:
+            run.append(event)
+    flush()
+
+
+def _queue_deliveries_of_batch(uow: UnitOfWork, alerts: list[tuple[dict, dict]]) -> int:
+    if not alerts:
+        return 0
+    directory_rows = store.recipients_for_alerts(
+        uow.conn, [e["la_code"] for e, _ in alerts],
+        [e["payload"]["school_urn"] for e, _ in alerts])
+    entries = [(r, directory.routing_entry(r)) for r in directory_rows]
+    rows = []
+    for event, alert in alerts:
+        urn = event["payload"]["school_urn"]
+        mine = [entry for r, entry in entries  # as recipients_for_alert selects them
+                if r["la_code"] == event["la_code"] or r["school_urn"] == urn]
+        rows.extend({
+            "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
+            "case_id": alert["case_id"], "milestone": alert["milestone"], "kind": alert["kind"],
+            "due_on": alert["due_on"], "content": content_for(channel, alert),
+            "event_occurred_at": event["occurred_at"], "source_event_id": event["id"]}
+            for recipient_id, channel in routing.route(alert, mine)
+            if channel in ("email", "webhook"))
+    channels = store.insert_deliveries(uow.conn, rows)
+    for channel in channels:
+        DELIVERIES_QUEUED.labels(channel).inc()  # counted before commit: near enough
+    return len(channels)
+
+
 def content_for(channel: str, alert: dict) -> dict:
     """The rendered message, stored with the delivery so a retry sends the same bytes."""
     if channel == "email":

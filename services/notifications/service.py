@@ -14,7 +14,7 @@ from services.notifications.config import NotifyConfig, notify_config
 from services.notifications.urlpolicy import UrlRefused, check_url
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
-from shared.consumer import event_consumer, handle_batch, one_by_one
+from shared.consumer import event_consumer, handle_batch
 from shared.events import is_uuid
 from shared.problems import Problem, not_found
 from shared.service import Settings, Storage, config_timer, ping
@@ -66,8 +66,8 @@ class NotificationsService:
     # events ------------------------------------------------------------------
     @event_consumer(CONSUMER)
     def handle_events(self, events: list[dict]) -> None:
-        handle_batch(self.db, CONSUMER, events, one_by_one(
-            lambda uow, e: inbox.on_deadline_event(uow, e, self.settings.public_url)))
+        handle_batch(self.db, CONSUMER, events, lambda uow, batch: inbox.on_deadline_events(
+            uow, batch, self.settings.public_url))
 
     # delivery workers: one per channel, so a hanging SMTP server never delays webhooks --
     @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)

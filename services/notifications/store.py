@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from psycopg.types.json import Jsonb
+
 from shared.db import UnitOfWork
 
 COLUMNS = ("id", "recipient", "case_id", "reference", "la_code", "school_urn", "milestone",
@@ -15,6 +19,22 @@ def insert_alert(uow: UnitOfWork, alert: dict) -> int:
         "ON CONFLICT (recipient, case_id, milestone, kind, due_on) DO NOTHING RETURNING id",
         tuple(alert[c] for c in COLUMNS)).fetchone()
     return 1 if row else 0
+
+
+ALERT_TYPES = ("uuid", "text", "uuid", "text", "text", "text", "text", "text", "date", "text",
+               "text", "uuid")
+
+
+def insert_alerts(uow: UnitOfWork, alerts: Sequence[dict]) -> int:
+    """Insert many in one statement, each unless its recipient already has it (the same
+    unique key as insert_alert); returns how many were inserted."""
+    if not alerts:
+        return 0
+    arrays = ", ".join(f"%s::{t}[]" for t in ALERT_TYPES)
+    return len(uow.execute(
+        f"INSERT INTO alerts ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (recipient, case_id, milestone, kind, due_on) DO NOTHING RETURNING id",
+        [[a[c] for a in alerts] for c in COLUMNS]).fetchall())
 
 
 def list_alerts(conn, recipients: list[str], unread_only: bool, limit: int) -> list[dict]:
@@ -88,6 +108,39 @@ def recipient_by_calendar_hash(conn, digest: str) -> dict | None:
 
 
 # --- deliveries ---------------------------------------------------------------------
+
+def recipients_for_alerts(conn, la_codes: Sequence[str], school_urns: Sequence[str]
+                          ) -> list[dict]:
+    """The directory entries any of a batch's alerts may reach, in one query (each alert
+    then keeps those of its LA or its school, as recipients_for_alert does)."""
+    return conn.execute(
+        "SELECT * FROM recipients WHERE deleted_at IS NULL "
+        "AND (la_code = ANY(%s) OR school_urn = ANY(%s)) ORDER BY created_at, id",
+        (sorted(set(la_codes)), sorted(set(school_urns)))).fetchall()
+
+
+DELIVERY_COLUMNS = ("id", "recipient_id", "channel", "case_id", "milestone", "kind", "due_on",
+                    "event_occurred_at", "source_event_id")
+DELIVERY_TYPES = ("uuid", "uuid", "text", "uuid", "text", "text", "date", "timestamptz", "uuid")
+
+
+def insert_deliveries(conn, deliveries: Sequence[dict]) -> list[str]:
+    """Queue many deliveries in one statement, each unless its unique key exists; returns
+    the channels of the new ones. Each `content` is a plain dict: they travel as one jsonb
+    array (psycopg escapes a jsonb[] parameter element by element, slowly)."""
+    if not deliveries:
+        return []
+    arrays = ", ".join(f"%s::{t}[]" for t in DELIVERY_TYPES)
+    cols = ", ".join(DELIVERY_COLUMNS)
+    rows = conn.execute(
+        f"INSERT INTO deliveries ({cols}, content) SELECT {cols}, c.content "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u ({cols}, n) "
+        "JOIN jsonb_array_elements(%s) WITH ORDINALITY AS c (content, n) USING (n) "
+        "ON CONFLICT DO NOTHING RETURNING channel",
+        [*([d[c] for d in deliveries] for c in DELIVERY_COLUMNS),
+         Jsonb([d["content"] for d in deliveries])]).fetchall()
+    return [r["channel"] for r in rows]
+
 
 def insert_delivery(conn, d: dict) -> bool:
     """Queue a delivery unless its unique key exists; True if it is new."""
@@ -203,6 +256,30 @@ def apply_alert(conn, case: dict, milestone: str, due_on, status: str | None, me
         "as_of = excluded.as_of WHERE milestones.as_of <= excluded.as_of",
         (case["case_id"], milestone, case["reference"], case["la_code"], case["school_urn"],
          due_on, status, met_on, as_of, status, met_on))
+
+
+def apply_alerts(conn, alerts: Sequence[tuple]) -> None:
+    """apply_alert for many (case, milestone, due_on, status, met_on, as_of), one statement;
+    the caller passes each (case_id, milestone) at most once (ON CONFLICT DO UPDATE may
+    touch a row once per statement)."""
+    if not alerts:
+        return
+    cols = [list(c) for c in zip(*[
+        (c["case_id"], m, c["reference"], c["la_code"], c["school_urn"], due, status, met, at)
+        for c, m, due, status, met, at in alerts], strict=True)]
+    conn.execute(
+        "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
+        "status, met_on, as_of) SELECT u.case_id, u.milestone, u.reference, u.la_code, "
+        "u.school_urn, u.due_on, coalesce(u.status, 'pending'), u.met_on, u.as_of "
+        "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::date[], "
+        "%s::text[], %s::date[], %s::timestamptz[]) AS u (case_id, milestone, reference, "
+        "la_code, school_urn, due_on, status, met_on, as_of) "
+        "ON CONFLICT (case_id, milestone) DO UPDATE SET due_on = excluded.due_on, "
+        # an alert's own status is only ever breached, met or none (inserted as pending)
+        "status = CASE WHEN excluded.status = 'pending' THEN milestones.status "
+        "ELSE excluded.status END, "
+        "met_on = coalesce(excluded.met_on, milestones.met_on), "
+        "as_of = excluded.as_of WHERE milestones.as_of <= excluded.as_of", cols)
 
 
 def milestones_in_scope(conn, la_code: str, school_urn: str | None, met_since) -> list[dict]:
