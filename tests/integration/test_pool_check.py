@@ -53,7 +53,7 @@ def test_a_healthy_idle_connection_passes_without_a_query(infra, monkeypatch):
         assert pinged == [conn]  # the server wrote to the idle connection: the full check
 
 
-def test_one_statement_is_its_own_transaction_and_the_connection_goes_back_as_it_was(infra):
+def test_one_statement_is_its_own_transaction_and_a_unit_of_work_still_is_one(infra):
     pool = make_pool(infra.database_url, "public", max_size=1, name="statement")
     try:
         db = Database(pool)
@@ -61,10 +61,18 @@ def test_one_statement_is_its_own_transaction_and_the_connection_goes_back_as_it
             conn.execute("CREATE TABLE IF NOT EXISTS pool_statement_check (n int)")
             conn.execute("INSERT INTO pool_statement_check VALUES (1)")
         with db.read() as conn:
-            assert conn.autocommit is False  # the pool's connections are as they were
+            assert conn.autocommit is True  # pool connections: a read is one round trip
             assert conn.execute("SELECT count(*) AS n FROM pool_statement_check"
                                 ).fetchone()["n"] == 1  # committed without a COMMIT
+        try:  # a unit of work is still all or nothing on the same connections
+            with db.unit_of_work() as uow:
+                uow.execute("INSERT INTO pool_statement_check VALUES (2)")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        with db.read() as conn:
+            assert conn.execute("SELECT count(*) AS n FROM pool_statement_check"
+                                ).fetchone()["n"] == 1
             conn.execute("DROP TABLE pool_statement_check")
-            conn.commit()
     finally:
         pool.close()
