@@ -7,6 +7,8 @@ Usage:
   ehcp la add 881 "Northshire County Council"      ehcp la list
   ehcp school add 100001 "Oakfield Primary" --la-code 881      ehcp school list [--la-code 881]
   ehcp schools import edubasealldata20270104.csv [--la-code 881 ...]  (the GIAS register)
+  ehcp import caseload.csv --la 881 [--as SUB]   an LA's existing caseload (all or nothing;
+       every bad line reported with its number; see README "Importing a caseload")
   ehcp user add senco-1 --role school --school-urn 100001     ehcp user list
   ehcp user disable senco-1      (every token of senco-1 is refused from now on)
   ehcp user password senco-1     (local sign-in to the pages; prompts, or --password)
@@ -243,6 +245,79 @@ def cmd_schools_import(args) -> None:
           f"{totals['las_added']} LAs added")
     for reason, n in sorted(skipped.reasons.items()):
         print(f"  skipped {n:,}: {reason}")
+
+
+# --- ehcp import: an LA's existing caseload (issue 10) ------------------------------------
+
+
+def _read_caseload(path: Path, la_code: str, today: date):
+    """The file read and checked (progress by bytes read), with the register status of
+    every school it names (one query)."""
+    from services.referrals import importing
+
+    progress = Progress(path.stat().st_size)
+    with open(path, "rb") as raw:
+        text = gias.open_text(raw)  # UTF-8 with a BOM, else cp1252 (spreadsheet exports)
+        rows = []
+        try:
+            for n, row in enumerate(importing.read_rows(text), start=1):
+                rows.append(row)
+                if n % 5000 == 0:
+                    progress.update(raw.tell(), n)
+        except importing.NotACaseload as exc:
+            raise ValueError(str(exc)) from None
+        progress.update(path.stat().st_size, len(rows))
+    progress.close()
+    with _gateway_db() as conn:
+        schools = {r["urn"]: r["status"] for r in conn.execute(
+            "SELECT urn, status FROM schools WHERE urn = ANY(%s)",
+            (sorted(importing.school_urns(rows)),)).fetchall()}
+    return importing.check_caseload(rows, la_code, today, schools)
+
+
+def cmd_import(args) -> None:
+    """Load an LA's caseload into the referrals service directly against its database, as
+    an admin command (docs/decisions.md): checked in full first, then written in one
+    transaction with the events the API would emit."""
+    import getpass
+
+    from services.referrals import cases
+    from shared.db import Database, make_pool
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    if not re.fullmatch(r"\d{3}", args.la or ""):
+        raise ValueError("an LA code has three digits, e.g. 881")
+    cfg = load_config("gateway")
+    today = date.fromisoformat(cfg.now[:10]) if cfg.now else date.today()
+    started = time.monotonic()
+    sys.stderr.write(f"checking {path.name}\n")
+    caseload = _read_caseload(path, args.la, today)
+    checked = time.monotonic()
+    actor = {"sub": args.as_sub or f"cli:{getpass.getuser()}", "role": "la_manager",
+             "la_code": args.la, "source": "ehcp import"}
+    pool = make_pool(cfg.database_url, "referrals", max_size=1, name="ehcp-import")
+    try:
+        sys.stderr.write(f"writing {len(caseload.cases):,} cases and "
+                         f"{caseload.step_count:,} steps in one transaction\n")
+        result = cases.import_caseload(Database(pool), actor, args.la, caseload)
+    except cases.ImportRefused as exc:
+        for error in exc.errors[:args.max_errors]:
+            print(error)
+        more = len(exc.errors) - args.max_errors
+        if more > 0:
+            print(f"... and {more:,} more")
+        lines = len({e.line for e in exc.errors})
+        sys.exit(f"ehcp: {path.name}: {len(exc.errors):,} errors on {lines:,} lines; "
+                 "nothing imported")
+    finally:
+        pool.close()
+    done = time.monotonic()
+    print(f"{path.name}: {result['cases']:,} cases and {result['steps']:,} steps imported "
+          f"for LA {args.la} in {done - started:.1f} s (checked in {checked - started:.1f} s, "
+          f"written in {done - checked:.1f} s); {result['events']:,} events queued for "
+          "deadlines and notifications")
 
 
 def cmd_user(args) -> None:
@@ -529,6 +604,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="load only this LA's schools (repeatable); default: every school")
     p.add_argument("--batch", type=int, default=2000, help="schools per transaction")
     p.set_defaults(fn=cmd_schools_import)
+
+    p = sub.add_parser("import", help="an LA's existing caseload from CSV (all or nothing)")
+    p.add_argument("file", help="the caseload CSV (columns: README, Importing a caseload)")
+    p.add_argument("--la", required=True, help="the LA whose caseload it is, e.g. 881")
+    p.add_argument("--as", dest="as_sub", help="who imports (audited; default cli:<user>)")
+    p.add_argument("--max-errors", type=int, default=1000, help="errors printed at most")
+    p.set_defaults(fn=cmd_import)
 
     p = sub.add_parser("user", help="manage users (staff) of the region")
     p.add_argument("action", choices=["add", "list", "disable", "enable", "password"])

@@ -13,8 +13,9 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from marshmallow import ValidationError
+from psycopg.types.json import Jsonb
 
-from services.referrals import lifecycle, sen2, store
+from services.referrals import importing, lifecycle, sen2, store
 from services.referrals.schemas import (
     MAX_PAGE,
     Actor,
@@ -585,3 +586,85 @@ def sen2_return(db: Database, raw_actor: dict, la_code: str, year: int,
                        .isoformat()},
             "xml": xml.decode("utf-8"), "errors": [e for p in people for e in p.errors],
             "counts": sen2.counts(people)}
+
+
+# --- import of an LA's caseload (ehcp import) ---------------------------------------------
+
+
+class ImportRefused(Exception):
+    """The file has line errors: nothing was written. `errors` names every one."""
+
+    def __init__(self, errors: list[importing.LineError]):
+        super().__init__(f"{len(errors)} line errors")
+        self.errors = errors
+
+
+def import_caseload(db: Database, raw_actor: dict, la_code: str,
+                    caseload: importing.Caseload) -> dict:
+    """Write a checked caseload (importing.check_caseload) in one transaction, set-wise:
+    cases, steps and audit rows by COPY, with the events the API emits for each request and
+    step (referral.received, case.step_recorded) through the outbox, in each case's order,
+    so the deadlines service computes them as for cases recorded one by one. A case_ref
+    the LA already has is a line error (a re-import never duplicates); with any line error
+    nothing is written and ImportRefused lists them all."""
+    actor = load_actor(raw_actor)
+    if actor["role"] not in LA_ROLES or actor.get("la_code") != la_code:
+        raise Problem(403, "Forbidden", "Only the LA's own staff import its caseload.")
+    errors = list(caseload.errors)
+    with db.unit_of_work() as uow:
+        existing = store.existing_case_refs(uow, la_code, [c.case_ref for c in caseload.cases])
+        errors += [importing.LineError(c.line, "case_ref", f"already imported as "
+                                       f"{existing[c.case_ref]}")
+                   for c in caseload.cases if c.case_ref in existing]
+        if errors:
+            raise ImportRefused(sorted(errors, key=lambda e: e.line))
+        # References in order of receipt within each year, from the LA's own sequences.
+        ordered = sorted(caseload.cases, key=lambda c: (c.request["received_on"], c.line))
+        by_year: dict[int, list[importing.ImportedCase]] = {}
+        for case in ordered:
+            by_year.setdefault(case.request["received_on"].year, []).append(case)
+        references: dict[str, str] = {}
+        for year, cases_of_year in by_year.items():
+            numbers = store.reference_numbers(uow, la_code, year, len(cases_of_year))
+            for case, number in zip(cases_of_year, numbers, strict=True):
+                references[case.case_ref] = lifecycle.case_reference(la_code, year, number)
+        case_rows, step_rows, audit_rows, events = [], [], [], []
+        source = actor.get("source")
+        for case in ordered:
+            case_id, reference = uuid.uuid4(), references[case.case_ref]
+            request = case.request
+            received = new_event("referral.received", {
+                "case_id": case_id, "reference": reference,
+                "school_urn": request["school_urn"], "received_on": request["received_on"],
+                "requested_by": request["requested_by"], "received_at": None,
+            }, la_code=la_code)
+            events.append(received)
+            audit_rows.append((case_id, actor["sub"], actor["role"], "create", Jsonb(
+                {"reference": reference, "imported": True}), source, la_code))
+            for seq, step in enumerate(case.steps, start=1):
+                step_id = uuid.uuid4()
+                event = new_event("case.step_recorded", {
+                    "case_id": case_id, "reference": reference, "school_urn": step.school_urn,
+                    "step_id": step_id, "step_type": step.type, "on": step.on,
+                    "data": {k: step.data[k] for k in EVENT_DATA_KEYS if k in step.data},
+                }, la_code=la_code)
+                events.append(event)
+                step_rows.append((step_id, case_id, seq, step.type, step.on,
+                                  Jsonb(step.data), actor["sub"], actor["role"],
+                                  step.status_after, event["id"]))
+                audit_rows.append((case_id, actor["sub"], actor["role"], "step", Jsonb(
+                    {"type": step.type, "on": step.on.isoformat(), "seq": seq}), source,
+                    la_code))
+            case_rows.append(store.case_row(
+                case_id=case_id, reference=reference, la_code=la_code, request=request,
+                state=case.state, created_by=actor["sub"],
+                event_ids=[e["id"] for e in events[len(events) - len(case.steps) - 1:]],
+                la_case_ref=case.case_ref))
+        store.copy_rows(uow, "cases", store.IMPORTED_CASE_COLUMNS, case_rows)
+        store.copy_rows(uow, "case_steps", store.IMPORTED_STEP_COLUMNS, step_rows)
+        store.copy_rows(uow, "audit_log", store.AUDIT_COLUMNS, audit_rows)
+        uow.emit_many(events)
+    log.info("caseload imported", extra={"la_code": la_code, "cases": len(case_rows),
+                                         "steps": len(step_rows)})
+    return {"cases": len(case_rows), "steps": len(step_rows), "events": len(events),
+            "references": references}

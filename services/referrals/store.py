@@ -431,3 +431,51 @@ def steps_of_cases(uow: UnitOfWork, case_ids: list) -> dict:
                            (case_ids,)).fetchall():
         out.setdefault(row["case_id"], []).append(row)
     return out
+
+
+# --- import (ehcp import) -----------------------------------------------------------------
+
+
+def existing_case_refs(uow: UnitOfWork, la_code: str, refs: list[str]) -> dict[str, str]:
+    """The LA's own references already imported, with the case reference each became."""
+    rows = uow.execute("SELECT la_case_ref, reference FROM cases WHERE la_code = %s "
+                       "AND la_case_ref = ANY(%s)", (la_code, refs)).fetchall()
+    return {r["la_case_ref"]: r["reference"] for r in rows}
+
+
+def reference_numbers(uow: UnitOfWork, la_code: str, year: int, n: int) -> list[int]:
+    """n numbers of the LA's year from its sequence, in one statement."""
+    rows = uow.execute("SELECT next_reference_number(%s, %s) AS n FROM generate_series(1, %s) "
+                       "ORDER BY 1", (la_code, year, n)).fetchall()
+    return [r["n"] for r in rows]
+
+
+def copy_rows(uow: UnitOfWork, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Many rows into one table with one COPY (imports: set-wise, not row by row)."""
+    with uow.conn.cursor() as cur, \
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+IMPORTED_CASE_COLUMNS = (
+    "id", "reference", "la_code", "school_urn", "status", "received_on", "requested_by",
+    "child_given_name", "child_family_name", "child_date_of_birth", "created_by", "state",
+    "advice_outstanding", "last_step_on", "deadlines_pending", "received_event_id",
+    "la_case_ref")
+IMPORTED_STEP_COLUMNS = ("id", "case_id", "seq", "type", "on_date", "data", "recorded_by",
+                         "recorded_role", "status_after", "event_id")
+AUDIT_COLUMNS = ("case_id", "actor_sub", "actor_role", "action", "detail", "source", "la_code")
+
+
+def case_row(*, case_id: uuid.UUID, reference: str, la_code: str, request: dict,
+             state: CaseState, created_by: str, event_ids: list[str], la_case_ref: str
+             ) -> tuple:
+    """An imported case as a row of IMPORTED_CASE_COLUMNS: its final state, and every event
+    of its history pending until the deadlines service has taken it into account."""
+    child = request["child"]
+    return (case_id, reference, la_code, state.school_urn, state.status,
+            request["received_on"], request["requested_by"], child["given_name"],
+            child["family_name"], child["date_of_birth"], created_by,
+            Jsonb(state_to_json(state)), sorted(state.advice_outstanding), state.last_step_on,
+            event_ids, event_ids[0], la_case_ref)
