@@ -190,15 +190,6 @@ class UnitOfWork:
             (Jsonb(events),))
         self.emitted.extend(events)
 
-    def emit_many(self, events: list[dict]) -> None:
-        """Queue many events with one COPY (bulk imports), in order: the relay publishes
-        them in outbox id order, as if emitted one by one."""
-        with self.conn.cursor() as cur, \
-                cur.copy("COPY outbox (event_id, event_type, body) FROM STDIN") as copy:
-            for event in events:
-                copy.write_row((event["id"], event["type"], Jsonb(event)))
-        self.emitted.extend(events)
-
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Mark an incoming event processed; False if it already was (a redelivery)."""
         row = self.conn.execute(
