@@ -113,11 +113,16 @@ def delete_closure(uow: UnitOfWork, la_code: str, closure_id: str) -> bool:
                        (la_code, closure_id)).fetchone() is not None
 
 
+# An open case not yet flagged: what a recompute (settings change, `ehcp recompute`) flags.
+_OPEN_UNFLAGGED = ("NOT c.needs_recompute AND EXISTS "
+                   "(SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open)")
+
+
 def mark_open_cases_for_recompute(uow: UnitOfWork, la_code: str) -> int:
-    """Flag every case of the LA with an open milestone; the timer recomputes them."""
+    """Flag every open case of the LA in the caller's transaction (with the settings change
+    that calls for it); the sweep's timer recomputes them."""
     return uow.execute(
-        "UPDATE cases c SET needs_recompute = true WHERE c.la_code = %s AND NOT needs_recompute "
-        "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open)",
+        f"UPDATE cases c SET needs_recompute = true WHERE c.la_code = %s AND {_OPEN_UNFLAGGED}",
         (la_code,)).rowcount
 
 
@@ -218,9 +223,7 @@ def flag_open_cases(uow: UnitOfWork, after: str | None, batch: int,
         "'00000000-0000-0000-0000-000000000000') "
         "AND (%(la)s::text IS NULL OR la_code = %(la)s) ORDER BY case_id LIMIT %(batch)s), "
         "flagged AS (UPDATE cases c SET needs_recompute = true FROM page "
-        "WHERE c.case_id = page.case_id AND NOT c.needs_recompute "
-        "AND EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = c.case_id AND m.is_open) "
-        "RETURNING 1) "
+        f"WHERE c.case_id = page.case_id AND {_OPEN_UNFLAGGED} RETURNING 1) "
         "SELECT (SELECT count(*) FROM flagged) AS n, (SELECT max(case_id::text) FROM page) "
         "AS last, (SELECT count(*) FROM page) AS seen",
         {"after": after, "la": la_code, "batch": batch}).fetchone()

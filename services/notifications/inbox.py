@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from psycopg.types.json import Jsonb
-
 from services.notifications import directory, render, routing, store
 from services.notifications.metrics import DELIVERIES_QUEUED
 from shared.db import UnitOfWork
@@ -39,21 +37,14 @@ def case_link(public_url: str, case_id) -> str:
 
 
 
-def update_copy(uow: UnitOfWork, event: dict) -> None:
+def replace_schedule(uow: UnitOfWork, event: dict) -> None:
+    """The milestone copy after a deadline.scheduled (the whole schedule replaced)."""
     p = event["payload"]
     case = {"case_id": p["case_id"], "reference": p["reference"], "la_code": event["la_code"],
             "school_urn": p["school_urn"]}
-    if event["type"] == "deadline.scheduled":
-        milestones = [{"milestone": m["milestone"], "due_on": effective_due(m),
-                       "status": m["status"], "met_on": m.get("met_on")}
-                      for m in p["milestones"]]
-        store.replace_schedule(uow.conn, case, milestones, event["occurred_at"])
-        return
-    kind = event["type"].split(".", 1)[1]
-    status = {"breached": "breached", "met": "met"}.get(kind)
-    met_on = event["occurred_at"].date() if kind == "met" else None
-    store.apply_alert(uow.conn, case, p["milestone"], effective_due(p), status, met_on,
-                      event["occurred_at"])
+    milestones = [{"milestone": m["milestone"], "due_on": effective_due(m),
+                   "status": m["status"], "met_on": m.get("met_on")} for m in p["milestones"]]
+    store.replace_schedule(uow.conn, case, milestones, event["occurred_at"])
 
 
 def alert_of(event: dict, public_url: str) -> dict | None:
@@ -70,34 +61,12 @@ def alert_of(event: dict, public_url: str) -> dict | None:
             "la_code": event["la_code"], "school_urn": p["school_urn"]}
 
 
-def on_deadline_event(uow: UnitOfWork, event: dict, public_url: str) -> int:
-    """Store the alerts and queue the deliveries an event calls for; returns how many
-    in-app alerts were new."""
-    update_copy(uow, event)
-    alert = alert_of(event, public_url)
-    if alert is None:
-        return 0
-    p = event["payload"]
-    title = render.subject(alert)
-    created = 0
-    for recipient, _channel in routing.route(alert, default_inboxes(event)):
-        created += store.insert_alert(uow, {
-            "id": uuid.uuid4(), "recipient": recipient, "case_id": p["case_id"],
-            "reference": p["reference"], "la_code": event["la_code"],
-            "school_urn": p["school_urn"], "milestone": alert["milestone"],
-            "kind": alert["kind"], "due_on": alert["due_on"], "title": title,
-            "link": alert["link"], "source_event_id": event["id"]})
-    queued = queue_deliveries(uow, event, alert)
-    log.info("alerts stored", extra={"event_id": event["id"], "case_id": p["case_id"],
-                                     "count": created + queued})
-    return created
-
-
 def on_deadline_events(uow: UnitOfWork, events: list[dict], public_url: str) -> int:
     """A batch of deadline events, set-wise: the milestone copy (alerts in one statement
     per run between schedules), the in-app alerts of the whole batch in one insert, the
     directory read once, and the email/webhook deliveries in one insert. The unique keys
-    are those of on_deadline_event, so a redelivery adds nothing. Returns how many in-app
+    are the tables' (recipient, case, milestone, kind, due; and per channel), so a
+    redelivery adds nothing. Returns how many in-app
     alerts were new. Sending is left to the delivery workers (service.py timers)."""
     _update_copies(uow, events)
     alerts = [(e, a) for e in events if (a := alert_of(e, public_url)) is not None]
@@ -131,7 +100,7 @@ def _copy_of_alert(event: dict) -> tuple:
 
 
 def _update_copies(uow: UnitOfWork, events: list[dict]) -> None:
-    """update_copy for each event, in order: a schedule alone, the alerts between two
+    """The milestone copy, in event order: a schedule alone, the alerts between two
     schedules together, in rounds so each statement touches a milestone once."""
     run: list[dict] = []
 
@@ -152,7 +121,7 @@ def _update_copies(uow: UnitOfWork, events: list[dict]) -> None:
     for event in events:
         if event["type"] == "deadline.scheduled":
             flush()
-            update_copy(uow, event)
+            replace_schedule(uow, event)
         else:
             run.append(event)
     flush()
@@ -168,7 +137,7 @@ def _queue_deliveries_of_batch(uow: UnitOfWork, alerts: list[tuple[dict, dict]])
     rows = []
     for event, alert in alerts:
         urn = event["payload"]["school_urn"]
-        mine = [entry for r, entry in entries  # as recipients_for_alert selects them
+        mine = [entry for r, entry in entries  # an alert reaches its LA's and its school's
                 if r["la_code"] == event["la_code"] or r["school_urn"] == urn]
         rows.extend({
             "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
@@ -191,19 +160,3 @@ def content_for(channel: str, alert: dict) -> dict:
     return {"body": render.webhook_body(alert).decode()}
 
 
-def queue_deliveries(uow: UnitOfWork, event: dict, alert: dict) -> int:
-    rows = store.recipients_for_alert(uow.conn, event["la_code"], event["payload"]["school_urn"])
-    entries = [directory.routing_entry(r) for r in rows]
-    queued = 0
-    for recipient_id, channel in routing.route(alert, entries):
-        if channel not in ("email", "webhook"):
-            continue  # inbox: organisation inboxes above; digest: built daily from the copy
-        new = store.insert_delivery(uow.conn, {
-            "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
-            "case_id": alert["case_id"], "milestone": alert["milestone"], "kind": alert["kind"],
-            "due_on": alert["due_on"], "content": Jsonb(content_for(channel, alert)),
-            "event_occurred_at": event["occurred_at"], "source_event_id": event["id"]})
-        if new:
-            DELIVERIES_QUEUED.labels(channel).inc()  # counted before commit: near enough
-            queued += 1
-    return queued

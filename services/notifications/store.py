@@ -12,22 +12,13 @@ COLUMNS = ("id", "recipient", "case_id", "reference", "la_code", "school_urn", "
            "kind", "due_on", "title", "link", "source_event_id")
 
 
-def insert_alert(uow: UnitOfWork, alert: dict) -> int:
-    """Insert unless this recipient already has this alert; returns 1 if inserted."""
-    row = uow.execute(
-        f"INSERT INTO alerts ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-        "ON CONFLICT (recipient, case_id, milestone, kind, due_on) DO NOTHING RETURNING id",
-        tuple(alert[c] for c in COLUMNS)).fetchone()
-    return 1 if row else 0
-
-
 ALERT_TYPES = ("uuid", "text", "uuid", "text", "text", "text", "text", "text", "date", "text",
                "text", "uuid")
 
 
 def insert_alerts(uow: UnitOfWork, alerts: Sequence[dict]) -> int:
     """Insert many in one statement, each unless its recipient already has it (the same
-    unique key as insert_alert); returns how many were inserted."""
+    unique key (recipient, case, milestone, kind, due)); returns how many were inserted."""
     if not alerts:
         return 0
     arrays = ", ".join(f"%s::{t}[]" for t in ALERT_TYPES)
@@ -96,12 +87,6 @@ def delete_recipient(conn, recipient_id: str) -> None:
                  "WHERE recipient_id = %s AND status IN ('pending', 'sending')", (recipient_id,))
 
 
-def recipients_for_alert(conn, la_code: str, school_urn: str) -> list[dict]:
-    return conn.execute(
-        "SELECT * FROM recipients WHERE deleted_at IS NULL AND (la_code = %s OR school_urn = %s) "
-        "ORDER BY created_at, id", (la_code, school_urn)).fetchall()
-
-
 def recipient_by_calendar_hash(conn, digest: str) -> dict | None:
     return conn.execute("SELECT * FROM recipients WHERE calendar_secret_hash = %s "
                         "AND deleted_at IS NULL", (digest,)).fetchone()
@@ -112,7 +97,7 @@ def recipient_by_calendar_hash(conn, digest: str) -> dict | None:
 def recipients_for_alerts(conn, la_codes: Sequence[str], school_urns: Sequence[str]
                           ) -> list[dict]:
     """The directory entries any of a batch's alerts may reach, in one query (each alert
-    then keeps those of its LA or its school, as recipients_for_alert does)."""
+    then keeps those of its LA or its school)."""
     return conn.execute(
         "SELECT * FROM recipients WHERE deleted_at IS NULL "
         "AND (la_code = ANY(%s) OR school_urn = ANY(%s)) ORDER BY created_at, id",
@@ -245,21 +230,9 @@ def replace_schedule(conn, case: dict, milestones: list[dict], as_of) -> bool:
     return True
 
 
-def apply_alert(conn, case: dict, milestone: str, due_on, status: str | None, met_on,
-                as_of) -> None:
-    """Keep the copy current from an alert (the sweep may run before a reschedule lands)."""
-    conn.execute(
-        "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
-        "status, met_on, as_of) VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, 'pending'), %s, %s) "
-        "ON CONFLICT (case_id, milestone) DO UPDATE SET due_on = excluded.due_on, "
-        "status = coalesce(%s, milestones.status), met_on = coalesce(%s, milestones.met_on), "
-        "as_of = excluded.as_of WHERE milestones.as_of <= excluded.as_of",
-        (case["case_id"], milestone, case["reference"], case["la_code"], case["school_urn"],
-         due_on, status, met_on, as_of, status, met_on))
-
-
 def apply_alerts(conn, alerts: Sequence[tuple]) -> None:
-    """apply_alert for many (case, milestone, due_on, status, met_on, as_of), one statement;
+    """Alerts on the milestone copy: many (case, milestone, due_on, status, met_on, as_of)
+    in one statement;
     the caller passes each (case_id, milestone) at most once (ON CONFLICT DO UPDATE may
     touch a row once per statement)."""
     if not alerts:
