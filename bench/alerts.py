@@ -132,11 +132,15 @@ def main(n: int = 5000, send_email: bool = True) -> int:
                 outbox_end = db.execute(
                     "SELECT max(created_at) FROM outbox WHERE event_type = 'deadline.due'"
                 ).fetchone()[0]
+                published = [r[0] for r in db.execute(
+                    "SELECT sent_at FROM outbox WHERE event_type = 'deadline.due' "
+                    "AND sent_at IS NOT NULL").fetchall()]
                 size = db.execute(
                     "SELECT avg(length(body::text))::int FROM outbox "
                     "WHERE event_type = 'deadline.due'").fetchone()[0] or 600
             sweep_s = max(last, outbox_end or last) - start
             lat = [(c - start).total_seconds() for c in created]
+            pub = [(c - start).total_seconds() for c in published]
             baseline = raw_publish(infra.amqp_uri, n, size)
         finally:
             system.stop()
@@ -148,6 +152,9 @@ def main(n: int = 5000, send_email: bool = True) -> int:
           f"(mean {statistics.mean(lat):.2f} s)")
     print("the sweep alone (first batch start -> last outbox row): "
           f"{sweep_s.total_seconds():.2f} s")
+    if pub:
+        print(f"sweep start -> published by the relay: p50 {pct(pub, 0.5):.2f} s, "
+              f"p99 {pct(pub, 0.99):.2f} s, last {max(pub):.2f} s")
     print(f"emails queued {emails_queued}, sent by then {emails_sent} " + (
         f"(SMTP sink answers in {SMTP_DELAY_S * 1000:.0f} ms a message)" if send_email
         else "(--no-smtp: none sent)"))

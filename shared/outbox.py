@@ -9,7 +9,6 @@ batch's confirms at once: waiting per message caps publishing near 1,000/s.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -122,9 +121,14 @@ class OutboxRelay:
         self._settle(tag, multiple, False)
 
     def _settle(self, tag: int, multiple: bool, ok: bool) -> None:
-        for pending in [t for t in self._pending if (t <= tag if multiple else t == tag)]:
-            self._acks[pending] = ok
-            self._pending.discard(pending)
+        # Tags are consecutive within a batch: a "multiple" ack settles the range up to it,
+        # so a batch costs O(n) however the broker groups its acks.
+        for pending in (range(self._low, tag + 1) if multiple else (tag,)):
+            if pending in self._pending:
+                self._acks[pending] = ok
+                self._pending.discard(pending)
+        if multiple:
+            self._low = max(self._low, tag + 1)
 
     def _on_return(self, exc, exchange, routing_key, message) -> None:
         self._returned.add(message.properties.get("message_id"))
@@ -133,7 +137,10 @@ class OutboxRelay:
         """Publish one batch of unsent rows; returns how many were confirmed."""
         with self.pool.connection() as db, db.transaction():
             rows = db.execute(
-                "SELECT id, event_id, event_type, body FROM outbox WHERE sent_at IS NULL "
+                # The body as PostgreSQL's text of the jsonb: published as it is, never
+                # parsed and encoded again here (a third of the relay's CPU per event).
+                "SELECT id, event_id, event_type, body::text AS body, "
+                "body->>'correlation_id' AS correlation_id FROM outbox WHERE sent_at IS NULL "
                 "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.batch,)).fetchall()
             self._update_gauges(db)
@@ -141,20 +148,20 @@ class OutboxRelay:
                 return 0
             channel = self._open()
             self._acks, self._returned, self._pending = {}, set(), set()
+            self._low = self._seq + 1
             tags = {}
             for row in rows:
                 self._seq += 1
                 tags[self._seq] = row
                 self._pending.add(self._seq)
-                body = row["body"]
                 channel.basic_publish(
                     amqp.Message(
-                        json.dumps(body),
+                        row["body"],
                         content_type="application/json",
                         content_encoding="utf-8",
                         delivery_mode=2,
                         message_id=str(row["event_id"]),
-                        correlation_id=body.get("correlation_id"),
+                        correlation_id=row["correlation_id"],
                         application_headers={"x-event-type": row["event_type"]},
                     ),
                     exchange=EVENTS.name,
