@@ -48,10 +48,13 @@ def previous_working_day(d: date) -> date:
     return d
 
 
+@lru_cache(maxsize=65536)
 def add_working_days(d: date, n: int) -> date:
     """Move ``n`` working days from ``d`` (``d`` itself is never counted).
 
     ``n > 0`` goes forward, ``n < 0`` backward, ``n == 0`` returns ``d`` unchanged.
+    Cached: every sweep and recompute asks the same few (date, offset) pairs again and again
+    (the bank holidays of a year never change within a process).
     """
     step = next_working_day if n > 0 else previous_working_day
     for _ in range(abs(n)):
