@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import eventlet
 
-from services.notifications import store, webhooks
+from services.notifications import render, store, webhooks
 from services.notifications.config import NotifyConfig
 from services.notifications.email import DeliveryFailed, send_email
 from services.notifications.metrics import (
@@ -30,10 +30,24 @@ from shared.db import Database
 log = logging.getLogger(__name__)
 
 
+def content_for(channel: str, alert: dict) -> dict:
+    """The message of an alert's delivery: rendered by the sender, from the alert stored with
+    the delivery (render.py is deterministic, so a retry sends the same bytes)."""
+    if channel == "email":
+        rendered = render.render_email(alert)
+        return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    return {"body": render.webhook_body(alert).decode()}
+
+
 def send(row: dict, cfg: NotifyConfig) -> None:
     """One network attempt; raises DeliveryFailed."""
     delivery_id = str(row["id"])
     content = row["content"]
+    if "alert" in content:  # an alert's delivery; a digest is stored rendered (digest.py)
+        try:
+            content = content_for(row["channel"], content["alert"])
+        except render.InvalidAlert as exc:  # never renders: no retry can help
+            raise DeliveryFailed(f"alert cannot be rendered: {exc}", retryable=False) from None
     if row["channel"] == "email":
         if cfg.email is None:
             raise DeliveryFailed("SMTP is not configured", retryable=True)
