@@ -201,7 +201,7 @@ class UnitOfWork:
         """Mark many incoming events processed in one statement; returns the ids not marked
         before (first deliveries). Sorted, so two batches lock inbox keys in one order."""
         rows = self.conn.execute(
-            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
+            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%b::uuid[]) "
             "ON CONFLICT DO NOTHING RETURNING event_id",
             (consumer, sorted(set(event_ids)))).fetchall()
         return {str(r["event_id"]) for r in rows}

@@ -182,7 +182,7 @@ class OutboxRelay:
             failed = [row["id"] for tag, row in tags.items() if row["id"] not in confirmed]
             if confirmed:
                 db.execute("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 "
-                           "WHERE id = ANY(%s)", (confirmed,))
+                           "WHERE id = ANY(%b)", (confirmed,))
                 OUTBOX_PUBLISHED.labels(self.service).inc(len(confirmed))
             if failed:
                 # Unroutable (no queue bound) or nacked: keep the row, retry later with
@@ -191,7 +191,7 @@ class OutboxRelay:
                 db.execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
                     "next_attempt_at = now() + least(interval '5 minutes', "
-                    "interval '1 second' * power(2, attempts)) WHERE id = ANY(%s)",
+                    "interval '1 second' * power(2, attempts)) WHERE id = ANY(%b)",
                     (reason, failed))
                 OUTBOX_PUBLISH_ERRORS.labels(self.service, reason).inc(len(failed))
                 log.error("outbox rows not accepted by the broker",

@@ -47,8 +47,8 @@ def upsert_cases(uow: UnitOfWork, cases: Sequence[tuple], today: date) -> list[d
     rows = sorted(cases, key=lambda r: str(r[0]))
     return uow.execute(
         "INSERT INTO cases (case_id, reference, la_code, school_urn, last_event_id, "
-        "first_seen_on) SELECT c.*, %s::date FROM unnest(%s::uuid[], %s::text[], %s::text[], "
-        "%s::text[], %s::uuid[]) AS c ON CONFLICT (case_id) DO UPDATE SET "
+        "first_seen_on) SELECT c.*, %s::date FROM unnest(%b::uuid[], %b::text[], %b::text[], "
+        "%b::text[], %b::uuid[]) AS c ON CONFLICT (case_id) DO UPDATE SET "
         "reference = EXCLUDED.reference, la_code = EXCLUDED.la_code, "
         "school_urn = EXCLUDED.school_urn, last_event_id = EXCLUDED.last_event_id, "
         "updated_at = now() RETURNING *",
@@ -62,8 +62,8 @@ def record_events(uow: UnitOfWork, events: Sequence[tuple[object, CaseEvent]]) -
         return
     uow.execute(
         "INSERT INTO case_events (event_id, case_id, type, on_date, data, received_at, corrects) "
-        "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::date[], %s::jsonb[], "
-        "%s::timestamptz[], %s::uuid[]) ON CONFLICT (event_id) DO NOTHING",
+        "SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::date[], %b::jsonb[], "
+        "%b::timestamptz[], %b::uuid[]) ON CONFLICT (event_id) DO NOTHING",
         ([e.id for _, e in events], [str(c) for c, _ in events], [e.type for _, e in events],
          [e.on for _, e in events], [Jsonb(dict(e.data)) for _, e in events],
          [e.received_at for _, e in events], [e.corrects for _, e in events]))
@@ -143,7 +143,7 @@ def histories_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[CaseEven
     out: dict[str, list[CaseEvent]] = {str(c): [] for c in case_ids}
     rows = uow.execute(
         "SELECT case_id, event_id, type, on_date, data, received_at, corrects FROM case_events "
-        "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall()
+        "WHERE case_id = ANY(%b::uuid[])", ([str(c) for c in case_ids],)).fetchall()
     for r in rows:
         out[str(r["case_id"])].append(CaseEvent(
             id=str(r["event_id"]), type=r["type"], on=r["on_date"], data=r["data"],
@@ -158,7 +158,7 @@ def milestones_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, list[dict]]:
     for r in uow.execute(
             "SELECT case_id, milestone, rule, due_on, occurrence, regulation, adjusted_due_on, "
             "status, met_on, exception_days, la_code, school_urn, known_since, next_alert_on "
-            "FROM milestones WHERE case_id = ANY(%s::uuid[])",
+            "FROM milestones WHERE case_id = ANY(%b::uuid[])",
             ([str(c) for c in case_ids],)).fetchall():
         out[str(r["case_id"])].append(r)
     return out
@@ -169,7 +169,7 @@ def emitted_of(uow: UnitOfWork, case_ids: Sequence) -> dict[str, set[tuple]]:
     out: dict[str, set[tuple]] = {str(c): set() for c in case_ids}
     for r in uow.execute(
             "SELECT case_id, milestone, rule, due_on, kind, send_on FROM alerts_emitted "
-            "WHERE case_id = ANY(%s::uuid[])", ([str(c) for c in case_ids],)).fetchall():
+            "WHERE case_id = ANY(%b::uuid[])", ([str(c) for c in case_ids],)).fetchall():
         out[str(r["case_id"])].add((r["milestone"], r["rule"], r["due_on"], r["kind"],
                                     r["send_on"]))
     return out
@@ -184,7 +184,7 @@ _TYPES = {"case_id": "uuid", "due_on": "date", "occurrence": "int", "adjusted_du
 
 
 def _unnest(cols: Sequence[str]) -> str:
-    return "unnest(" + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in cols) + ")"
+    return "unnest(" + ", ".join(f"%b::{_TYPES.get(c, 'text')}[]" for c in cols) + ")"
 
 
 def delete_milestones(uow: UnitOfWork, keys: Sequence[tuple]) -> int:
@@ -235,14 +235,14 @@ def stale_count(conn: psycopg.Connection) -> int:
 
 
 def clear_recompute_many(uow: UnitOfWork, case_ids: Sequence) -> None:
-    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%s::uuid[]) "
+    uow.execute("UPDATE cases SET needs_recompute = false WHERE case_id = ANY(%b::uuid[]) "
                 "AND needs_recompute", ([str(c) for c in case_ids],))
 
 
 def milestones_of_cases(conn, case_ids: list[str], today: date) -> list[dict]:
     return conn.execute(
         f"SELECT {MILESTONE_COLUMNS} FROM milestones m "
-        "JOIN cases c USING (case_id) WHERE m.case_id = ANY(%(ids)s::uuid[]) "
+        "JOIN cases c USING (case_id) WHERE m.case_id = ANY(%(ids)b::uuid[]) "
         "ORDER BY m.case_id, m.due_on, m.milestone, m.occurrence",
         {"ids": case_ids, "today": today}).fetchall()
 
@@ -272,8 +272,8 @@ def record_alerts(uow: UnitOfWork, alerts: Sequence[tuple[dict, str, date, str]]
                        r["la_code"]) for r, kind, on, eid in alerts], strict=True))
     rows = uow.execute(
         "INSERT INTO alerts_emitted (case_id, milestone, rule, due_on, kind, send_on, event_id, "
-        "la_code) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], "
-        "%s::text[], %s::date[], %s::uuid[], %s::text[]) ON CONFLICT DO NOTHING "
+        "la_code) SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::date[], "
+        "%b::text[], %b::date[], %b::uuid[], %b::text[]) ON CONFLICT DO NOTHING "
         "RETURNING event_id", [list(c) for c in cols]).fetchall()
     return {str(r["event_id"]) for r in rows}
 
@@ -288,8 +288,8 @@ def set_next_alerts(uow: UnitOfWork,
     uow.execute(
         "UPDATE milestones m SET next_alert_on = u.next_alert_on, "
         "status = coalesce(u.status, m.status) "
-        "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::date[], %s::int[], %s::date[], "
-        "%s::text[]) AS u (case_id, milestone, rule, due_on, occurrence, next_alert_on, status) "
+        "FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::date[], %b::int[], %b::date[], "
+        "%b::text[]) AS u (case_id, milestone, rule, due_on, occurrence, next_alert_on, status) "
         "WHERE m.case_id = u.case_id AND m.milestone = u.milestone AND m.rule = u.rule "
         "AND m.due_on = u.due_on AND m.occurrence = u.occurrence", [list(c) for c in cols])
 
@@ -308,7 +308,7 @@ def list_deadlines(conn: psycopg.Connection, f: dict, today: date) -> list[dict]
         where.append("m.school_urn = ANY(%(school_urns)s)")
         params["school_urns"] = list(f["school_urns"])
     if f.get("case_ids") is not None:
-        where.append("m.case_id = ANY(%(case_ids)s::uuid[])")
+        where.append("m.case_id = ANY(%(case_ids)b::uuid[])")
         params["case_ids"] = [str(c) for c in f["case_ids"]]
     if f.get("rules"):
         where.append("m.rule = ANY(%(rules)s)")

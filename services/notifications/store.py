@@ -100,7 +100,7 @@ def recipients_for_alerts(conn, la_codes: Sequence[str], school_urns: Sequence[s
     then keeps those of its LA or its school)."""
     return conn.execute(
         "SELECT * FROM recipients WHERE deleted_at IS NULL "
-        "AND (la_code = ANY(%s) OR school_urn = ANY(%s)) ORDER BY created_at, id",
+        "AND (la_code = ANY(%b) OR school_urn = ANY(%b)) ORDER BY created_at, id",
         (sorted(set(la_codes)), sorted(set(school_urns)))).fetchall()
 
 
@@ -244,8 +244,8 @@ def apply_alerts(conn, alerts: Sequence[tuple]) -> None:
         "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
         "status, met_on, as_of) SELECT u.case_id, u.milestone, u.reference, u.la_code, "
         "u.school_urn, u.due_on, coalesce(u.status, 'pending'), u.met_on, u.as_of "
-        "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::date[], "
-        "%s::text[], %s::date[], %s::timestamptz[]) AS u (case_id, milestone, reference, "
+        "FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
+        "%b::text[], %b::date[], %b::timestamptz[]) AS u (case_id, milestone, reference, "
         "la_code, school_urn, due_on, status, met_on, as_of) "
         "ON CONFLICT (case_id, milestone) DO UPDATE SET due_on = excluded.due_on, "
         # an alert's own status is only ever breached, met or none (inserted as pending)

@@ -131,7 +131,7 @@ def read_case(conn, actor: dict, case_id: str, action: str) -> dict | None:
 
 def get_cases(uow: UnitOfWork, actor: dict, case_ids: list[str]) -> list[dict]:
     where, params = visibility(actor)
-    return uow.execute(f"SELECT * FROM cases WHERE id = ANY(%s::uuid[]) AND {where}",
+    return uow.execute(f"SELECT * FROM cases WHERE id = ANY(%b::uuid[]) AND {where}",
                        (case_ids, *params)).fetchall()
 
 
@@ -257,7 +257,7 @@ def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
     is that of its newest event (older ones, in this batch or stored, change nothing).
     Cases in id order, so two batches lock them in one order."""
     uow.execute(
-        "WITH s AS (SELECT * FROM unnest(%s::uuid[], %s::uuid[]) AS s(case_id, event_id)), "
+        "WITH s AS (SELECT * FROM unnest(%b::uuid[], %b::uuid[]) AS s(case_id, event_id)), "
         "done AS (SELECT case_id, array_agg(event_id) AS ids FROM s GROUP BY case_id) "
         "UPDATE cases c SET deadlines_pending = ARRAY(SELECT p FROM unnest(c.deadlines_pending) "
         "AS p WHERE p <> ALL(done.ids)) FROM done WHERE c.id = done.case_id",
@@ -270,7 +270,7 @@ def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
     uow.execute(
         "UPDATE cases c SET next_due_on = n.due, next_milestone = n.milestone, "
         "next_status = n.status, next_as_of = n.as_of "
-        "FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::text[], %s::timestamptz[]) "
+        "FROM unnest(%b::uuid[], %b::date[], %b::text[], %b::text[], %b::timestamptz[]) "
         "AS n(case_id, due, milestone, status, as_of) "
         "WHERE c.id = n.case_id AND (c.next_as_of IS NULL OR c.next_as_of <= n.as_of)",
         ([r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
@@ -356,7 +356,7 @@ def audit_many(uow: UnitOfWork, actor: dict, action: str, cases: list[dict]) -> 
         return
     uow.execute(
         "INSERT INTO audit_log (case_id, actor_sub, actor_role, action, source, la_code) "
-        "SELECT unnest(%s::uuid[]), %s, %s, %s, %s, unnest(%s::text[])",
+        "SELECT unnest(%b::uuid[]), %s, %s, %s, %s, unnest(%b::text[])",
         ([c["id"] for c in cases], actor["sub"], actor["role"], action, actor.get("source"),
          [c["la_code"] for c in cases]))
 
@@ -427,7 +427,7 @@ def steps_of_cases(uow: UnitOfWork, case_ids: list) -> dict:
     """The steps of many cases in one query, per case in recorded order."""
     out: dict = {}
     for row in uow.execute("SELECT case_id, type, on_date, data FROM case_steps "
-                           "WHERE case_id = ANY(%s::uuid[]) ORDER BY case_id, seq",
+                           "WHERE case_id = ANY(%b::uuid[]) ORDER BY case_id, seq",
                            (case_ids,)).fetchall():
         out.setdefault(row["case_id"], []).append(row)
     return out
