@@ -21,7 +21,7 @@ def insert_alerts(uow: UnitOfWork, alerts: Sequence[dict]) -> int:
     unique key (recipient, case, milestone, kind, due)); returns how many were inserted."""
     if not alerts:
         return 0
-    arrays = ", ".join(f"%s::{t}[]" for t in ALERT_TYPES)
+    arrays = ", ".join(f"%b::{t}[]" for t in ALERT_TYPES)
     return len(uow.execute(
         f"INSERT INTO alerts ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "
         "ON CONFLICT (recipient, case_id, milestone, kind, due_on) DO NOTHING RETURNING id",
@@ -115,7 +115,7 @@ def insert_deliveries(conn, deliveries: Sequence[dict]) -> list[str]:
     array (psycopg escapes a jsonb[] parameter element by element, slowly)."""
     if not deliveries:
         return []
-    arrays = ", ".join(f"%s::{t}[]" for t in DELIVERY_TYPES)
+    arrays = ", ".join(f"%b::{t}[]" for t in DELIVERY_TYPES)
     cols = ", ".join(DELIVERY_COLUMNS)
     rows = conn.execute(
         f"INSERT INTO deliveries ({cols}, content) SELECT {cols}, c.content "
