@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system with a demo region: installs, checks the servers, migrates, starts
-# the four services, seeds demo data and prints tokens and URLs. Ctrl-C stops everything.
+# the services (notifications as two processes: its consumer and its senders), seeds demo
+# data and prints tokens and URLs. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -29,7 +30,7 @@ stop() {
   echo "stopped."
 }
 trap stop INT TERM EXIT
-for s in referrals deadlines notifications gateway; do
+for s in referrals deadlines notifications notifications.senders gateway; do
   .venv/bin/python -m "services.$s" >".run/$s.log" 2>&1 &
   pids+=($!)
 done
@@ -45,7 +46,7 @@ cat <<MSG
 EHCP Tracker is running.
   sign in:  $url/sign-in   (demo users and passwords above)
   gateway:  $url        (API under $url/v1, health $url/healthz, $url/readyz)
-  metrics:  gateway :${GATEWAY_METRICS_PORT:-9100}  referrals :${REFERRALS_METRICS_PORT:-9101}  deadlines :${DEADLINES_METRICS_PORT:-9102}  notifications :${NOTIFICATIONS_METRICS_PORT:-9103}   (http://127.0.0.1:PORT/metrics)
+  metrics:  gateway :${GATEWAY_METRICS_PORT:-9100}  referrals :${REFERRALS_METRICS_PORT:-9101}  deadlines :${DEADLINES_METRICS_PORT:-9102}  notifications :${NOTIFICATIONS_METRICS_PORT:-9103}  senders :${NOTIFICATION_SENDERS_METRICS_PORT:-9104}   (http://127.0.0.1:PORT/metrics)
   logs:     .run/<service>.log (JSON lines); emails: .run/mail.log (when no SMTP_HOST was given)
   API docs: $url/v1/docs   (OpenAPI: $url/v1/openapi.json)
 

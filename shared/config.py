@@ -6,12 +6,16 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-METRICS_PORTS = {"gateway": 9100, "referrals": 9101, "deadlines": 9102, "notifications": 9103}
+METRICS_PORTS = {"gateway": 9100, "referrals": 9101, "deadlines": 9102, "notifications": 9103,
+                 "notification_senders": 9104}
 
 
 @dataclass(frozen=True)
 class Config:
-    service: str
+    service: str  # the schema owner: database schema, outbox, migrations, consumer metrics
+    # The process's own name (its metrics port and the log's "service" field): the
+    # service's by default; a process of its own on a service's tables names itself here.
+    process: str = ""
     amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/ehcp"
     metrics_port: int = 0
@@ -64,6 +68,10 @@ class Config:
     # notifications) parse their section from here, so the environment is read in one place.
     env: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self):
+        if not self.process:
+            object.__setattr__(self, "process", self.service)
+
     @property
     def demo(self) -> bool:
         return self.mode == "demo"
@@ -95,14 +103,17 @@ def _queue_type(raw: str) -> str:
     return raw
 
 
-def load_config(service: str, env: dict | None = None) -> Config:
+def load_config(service: str, env: dict | None = None, process: str | None = None) -> Config:
+    """`service` owns the schema; `process` (the service by default) names the process."""
     env = os.environ if env is None else env
-    prefix = service.upper()
+    process = process or service
+    prefix = process.upper()
     return Config(
         service=service,
+        process=process,
         amqp_uri=env.get("AMQP_URI", Config.amqp_uri),
         database_url=env.get("DATABASE_URL", Config.database_url),
-        metrics_port=int(env.get(f"{prefix}_METRICS_PORT", METRICS_PORTS.get(service, 0))),
+        metrics_port=int(env.get(f"{prefix}_METRICS_PORT", METRICS_PORTS.get(process, 0))),
         gateway_port=int(env.get("GATEWAY_PORT", Config.gateway_port)),
         public_url=env.get("PUBLIC_URL", f"http://127.0.0.1:{env.get('GATEWAY_PORT', 8000)}"),
         jwt_secret=env.get("JWT_SECRET", Config.jwt_secret),

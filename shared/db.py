@@ -156,11 +156,14 @@ SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def ensure_shared_tables(database_url: str, schema: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    """The schema's outbox and inbox, under its migration lock: two processes on one schema
+    (notifications and its senders) start at once, and IF NOT EXISTS is no guard against a
+    concurrent CREATE (a unique violation in the catalogue)."""
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"migrate:{schema}",))
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        with conn.transaction():
-            conn.execute(f'SET LOCAL search_path TO "{schema}"')
-            conn.execute(SHARED_SQL)
+        conn.execute(f'SET LOCAL search_path TO "{schema}"')
+        conn.execute(SHARED_SQL)
 
 
 class UnitOfWork:

@@ -110,11 +110,14 @@ def prepare(cfg: Config, migrations: Path | None) -> None:
 def run(service_cls: type, migrations: Path | None = None) -> None:
     """Start one service as a process: migrate, declare topology, serve metrics, run nameko.
 
-    Call shared.green.patch() before importing this module."""
+    A class with a `schema` attribute is a process of its own on that service's schema
+    (metrics port and log name its own). Call shared.green.patch() before importing this
+    module."""
     from nameko.runners import ServiceRunner
 
-    cfg = load_config(service_cls.name)
-    setup_logging(cfg.service, cfg.log_level)
+    cfg = load_config(getattr(service_cls, "schema", service_cls.name),
+                      process=service_cls.name)
+    setup_logging(cfg.process, cfg.log_level)
     broker.install()  # reconnect fast, re-declare everything, never die on a dead channel
     prepare(cfg, migrations)
     serve_metrics(cfg.metrics_port, cfg.metrics_bind)

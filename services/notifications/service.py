@@ -1,5 +1,7 @@
-"""Notifications service: turns deadline events into alerts for schools and LAs, and
-delivers them by inbox, email, webhook, daily digest and calendar feed."""
+"""Notifications service: turns deadline events into alerts for schools and LAs, in their
+inbox and queued for email, webhook and the daily digest (sent by the process of
+services/notifications/senders.py), and serves the inbox, the calendar feed and the
+recipient directory."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import uuid
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from services.notifications import calendar_feed, delivery, digest, directory, inbox, store
+from services.notifications import calendar_feed, digest, directory, inbox, store
 from services.notifications.config import NotifyConfig, notify_config
 from services.notifications.urlpolicy import UrlRefused, check_url
 from services.notifications.webhooks import new_secret
@@ -17,7 +19,7 @@ from shared.config import now, today
 from shared.consumer import event_consumer, handle_batch
 from shared.events import is_uuid
 from shared.problems import Problem, not_found
-from shared.service import Settings, Storage, config_timer, ping
+from shared.service import Settings, Storage, ping
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +70,6 @@ class NotificationsService:
     def handle_events(self, events: list[dict]) -> None:
         handle_batch(self.db, CONSUMER, events, lambda uow, batch: inbox.on_deadline_events(
             uow, batch, self.settings.public_url))
-
-    # delivery workers: one per channel, so a hanging SMTP server never delays webhooks --
-    @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
-    def deliver_email(self) -> None:
-        if self.notify.email is not None:  # no SMTP configured: emails wait, never dropped
-            while delivery.run_once(self.db, "email", self.notify) >= self.notify.batch:
-                pass
-
-    @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
-    def deliver_webhooks(self) -> None:
-        while delivery.run_once(self.db, "webhook", self.notify) >= self.notify.batch:
-            pass
-        delivery.update_backlog(self.db)
-
-    @config_timer(seconds=lambda cfg: notify_config(cfg).digest_poll_seconds)
-    def send_digests(self) -> None:
-        digest.run_digests(self.db, self.notify, now(self.settings), self.settings.public_url)
 
     # in-app inbox ------------------------------------------------------------
     @rpc

@@ -1,5 +1,5 @@
 """The chaos lab: a RabbitMQ node and a PostgreSQL cluster of this suite's own (other ports,
-so the shared servers are never stopped), the four services on them, a mail sink, and a
+so the shared servers are never stopped), the services on them, a mail sink, and a
 report of every fault printed at the end of the run."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def lab(tmp_path_factory):
 
 
 def _start_all(system: System) -> None:
-    """The four services at once (each migrates its own schema), then wait until ready."""
+    """Every process at once (each migrates its schema), then wait until ready."""
     for proc in system.services.values():
         proc.launch()
     for proc in system.services.values():

@@ -29,7 +29,7 @@ CRD_SCHEMAS = {
     ("postgresql.cnpg.io/v1", "Pooler"): "pooler_v1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor_v1.json",
 }
-SERVICES = ("gateway", "referrals", "deadlines", "notifications")
+SERVICES = ("gateway", "referrals", "deadlines", "notifications", "notification-senders")
 
 
 def build(path: Path) -> list[dict]:

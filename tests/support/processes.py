@@ -13,7 +13,14 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("referrals", "deadlines", "notifications", "gateway")
+# Process names; each runs `python -m services.<name>` unless MODULES says otherwise.
+SERVICES = ("referrals", "deadlines", "notifications", "notification_senders", "gateway")
+MODULES = {"notification_senders": "services.notifications.senders"}
+
+
+def module(process: str) -> str:
+    """The module `python -m` runs for a process of SERVICES."""
+    return MODULES.get(process, f"services.{process}")
 
 
 def _die_with_parent() -> None:
@@ -89,7 +96,8 @@ class ServiceProcess:
 
 
 class System:
-    """The four services, one process each, on private ports, vhost and database."""
+    """The services, one process each (notifications two: its consumer and RPC, and its
+    senders), on private ports, vhost and database."""
 
     def __init__(self, infra, log_dir: Path, extra_env: dict | None = None):
         self.gateway_port = free_port()
@@ -113,13 +121,13 @@ class System:
             **{f"{s.upper()}_METRICS_PORT": str(p) for s, p in self.metrics_ports.items()},
             **(extra_env or {}),
         }
-        self.services = {s: ServiceProcess(f"services.{s}", s, self.env, log_dir)
+        self.services = {s: ServiceProcess(module(s), s, self.env, log_dir)
                          for s in SERVICES}
         self.url = f"http://127.0.0.1:{self.gateway_port}"
 
     def start(self) -> System:
-        # All four at once (migrations take an advisory lock; each declares the whole
-        # topology), then wait for each: a module's set-up costs one start, not four.
+        # All at once (migrations take an advisory lock; each declares the whole
+        # topology), then wait for each: a module's set-up costs one start, not five.
         for s in SERVICES:
             self.services[s].launch()
         for s in SERVICES:
@@ -128,7 +136,7 @@ class System:
         return self
 
     def stop(self) -> None:
-        """SIGTERM to all four, then wait for each (a graceful stop takes a second or two
+        """SIGTERM to all, then wait for each (a graceful stop takes a second or two
         per process: in turn they added up to most of a module's teardown)."""
         for proc in self.services.values():
             proc.send_signal(signal.SIGTERM)

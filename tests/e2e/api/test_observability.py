@@ -1,7 +1,7 @@
 """The alert rules and the dashboard are checked, not just kept: `promtool check rules` on
 deploy/alerts.yml (and on the dashboard's PromQL, wrapped as recording rules), and every
-metric that a rule or a panel names is one the running services export (scraped from the
-four services' /metrics, on the API tests' shared system)."""
+metric that a rule or a panel names is one the running services export (scraped from every
+process's /metrics, on the API tests' shared system)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def test_a_failing_webhook_is_tried_max_attempts_times_then_failed(env, infra):
     tries = [r for r in receiver.at("/down") if f"{LA}-2026-00001".encode() in r["body"]]
     assert len(tries) == 3  # NOTIFY_MAX_ATTEMPTS, no more
     assert len({r["headers"]["webhook-id"] for r in tries}) == 1  # one message, retried
-    metrics = system.metrics("notifications")
+    metrics = system.metrics("notification_senders")  # the process that sends
     assert 'ehcp_notification_retries_total{channel="webhook"} 2.0' in metrics
     assert 'ehcp_notification_dead_letters_total{channel="webhook"} 1.0' in metrics
     school = Api(system.url, token("school", school_urn=URN))

@@ -209,21 +209,21 @@ def test_each_alert_arrives_once_per_channel(env, infra, directory):
         (f"{ref}: Annual review meeting (12 months)", date(2027, 5, 20)),
         (f"{ref}: Final EHC plan (20 weeks)", date(2026, 5, 20))]
 
-    metrics = system.metrics("notifications")
+    metrics = system.metrics("notification_senders")
     assert 'ehcp_notification_deliveries_total{channel="email",outcome="sent"}' in metrics
     assert "ehcp_notification_delivery_latency_seconds_bucket" in metrics
 
 
 def test_digest_next_morning_once_per_recipient(env, infra, directory):
     system, smtp, _ = env
-    notifications = system.services["notifications"]
-    notifications.stop()
-    notifications.start(extra_env={"NOW": DAY2})
+    senders = system.services["notification_senders"]  # the process that sends digests
+    senders.stop()
+    senders.start(extra_env={"NOW": DAY2})
     subject = "EHC deadlines digest for Thursday 21 May 2026"
     wait_for(lambda: [m for m in smtp.sink.to(SENCO) if m["subject"].startswith(subject)]
              and [m for m in smtp.sink.to(TEAM) if m["subject"].startswith(subject)])
-    notifications.stop()  # a restart the same morning sends nothing more
-    notifications.start(extra_env={"NOW": DAY2})
+    senders.stop()  # a restart the same morning sends nothing more
+    senders.start(extra_env={"NOW": DAY2})
     with infra.connect("notifications") as conn:
         wait_for(lambda: conn.execute("SELECT count(*) AS n FROM digest_runs WHERE "
                                       "on_date = '2026-05-21'").fetchone()["n"] == 3)
@@ -238,25 +238,33 @@ def test_digest_next_morning_once_per_recipient(env, infra, directory):
     text = digest["msg"].get_body(("plain",)).get_content()
     assert "Overdue (1)" in text and f"{LA}-2026-00001: Final EHC plan (20 weeks)" in text
     assert_no_pii(digest["raw"])
-    assert "ehcp_notification_digest_runs_total" in system.metrics("notifications")
+    assert "ehcp_notification_digest_runs_total" in system.metrics("notification_senders")
 
 
 def test_kill_minus_9_and_a_second_instance_lose_nothing_and_duplicate_nothing(
         env, infra, directory):
     system, smtp, receiver = env
-    second_env = {**system.env, "NOTIFICATIONS_METRICS_PORT": str(free_port())}
-    second = ServiceProcess("services.notifications", "notifications-2", second_env,
-                            system.log_dir).start(extra_env={"NOW": DAY2})
+    # a second instance of both notifications processes: the consumer and the senders
+    second_env = {**system.env, "NOTIFICATIONS_METRICS_PORT": str(free_port()),
+                  "NOTIFICATION_SENDERS_METRICS_PORT": str(free_port())}
+    second = [ServiceProcess("services.notifications", "notifications-2", second_env,
+                             system.log_dir).start(),
+              ServiceProcess("services.notifications.senders", "notification_senders-2",
+                             second_env, system.log_dir).start(extra_env={"NOW": DAY2})]
     try:
         cases = [case(100 + n) for n in range(20)]
         for c in cases:
             publish(infra.amqp_uri, alert("approaching", c, due=date(2026, 6, 1)))
         first = system.services["notifications"]
+        first_senders = system.services["notification_senders"]
         wait_for(lambda: len(smtp.sink.to(SENCO)) >= 6 and
                  any(c["reference"] in m["subject"] for c in cases
                      for m in smtp.sink.to(SENCO)), interval=0.01)
-        first.kill()  # SIGKILL mid-run: claimed rows stay 'sending' until their lease ends
-        first.start(extra_env={"NOW": DAY2})
+        # SIGKILL mid-run: claimed rows stay 'sending' until their lease ends
+        first_senders.kill()
+        first.kill()
+        first_senders.start(extra_env={"NOW": DAY2})
+        first.start()
         refs = {c["reference"] for c in cases}
         wait_for(lambda: drained(infra), timeout=30)
 
@@ -278,7 +286,8 @@ def test_kill_minus_9_and_a_second_instance_lose_nothing_and_duplicate_nothing(
         for c in cases:
             assert len(inbox(school, c["case_id"])) == 1
     finally:
-        second.stop()
+        for proc in second:
+            proc.stop()
 
 
 def test_smtp_down_delays_email_only_and_nothing_is_lost(env, infra, directory):
@@ -291,7 +300,7 @@ def test_smtp_down_delays_email_only_and_nothing_is_lost(env, infra, directory):
     wait_for(lambda: inbox(school, c["case_id"]) and hooks_of(receiver, "/school",
                                                              c["reference"]))
     wait_for(lambda: 'ehcp_notification_retries_total{channel="email"}' in
-             system.metrics("notifications"))
+             system.metrics("notification_senders"))
     assert of_case(smtp.sink.to(SENCO), c["reference"]) == []
     smtp.start()  # the server returns on the same port: the queued emails go out
     wait_for(lambda: of_case(smtp.sink.to(SENCO), c["reference"]) and drained(infra))
@@ -320,7 +329,7 @@ def test_permanent_failure_is_dead_lettered_and_can_be_retried(env, infra, admin
     assert of_case(smtp.sink.to(SENCO), c["reference"]) or wait_for(
         lambda: of_case(smtp.sink.to(SENCO), c["reference"]))  # other channels unaffected
     assert 'ehcp_notification_dead_letters_total{channel="webhook"}' in \
-        system.metrics("notifications")
+        system.metrics("notification_senders")
     assert admin.post(f"/v1/deliveries/{dead['id']}/retry").status_code == 200
     wait_for(lambda: [h for h in hooks_of(receiver, "/gone", c["reference"])
                       if h["verified"]][1:])  # the 410, then the accepted retry
