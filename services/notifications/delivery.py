@@ -11,6 +11,7 @@ webhook-id), which the receiving system can use to drop the rare duplicate.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import eventlet
@@ -119,6 +120,19 @@ def run_once(db: Database, channel: str, cfg: NotifyConfig) -> int:
             pool.spawn_n(attempt, db, row, cfg)
         pool.waitall()
     return len(rows)
+
+
+# A sender's tick sends batch after batch while they come full, for this long at most: a
+# graceful stop waits for the tick in progress, so a tick must not last a whole backlog.
+TICK_SECONDS = 5.0
+
+
+def run_for_a_while(db: Database, channel: str, cfg: NotifyConfig,
+                    seconds: float = TICK_SECONDS) -> None:
+    """Full batches one after another, until the backlog is sent or `seconds` are up."""
+    ends = time.monotonic() + seconds
+    while run_once(db, channel, cfg) >= cfg.batch and time.monotonic() < ends:
+        pass
 
 
 def update_backlog(db: Database) -> None:

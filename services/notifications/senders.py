@@ -31,13 +31,11 @@ class NotificationSenders:
     @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
     def deliver_email(self) -> None:
         if self.notify.email is not None:  # no SMTP configured: emails wait, never dropped
-            while delivery.run_once(self.db, "email", self.notify) >= self.notify.batch:
-                pass
+            delivery.run_for_a_while(self.db, "email", self.notify)
 
     @config_timer(seconds=lambda cfg: notify_config(cfg).poll_seconds)
     def deliver_webhooks(self) -> None:
-        while delivery.run_once(self.db, "webhook", self.notify) >= self.notify.batch:
-            pass
+        delivery.run_for_a_while(self.db, "webhook", self.notify)
         delivery.update_backlog(self.db)
 
     @config_timer(seconds=lambda cfg: notify_config(cfg).digest_poll_seconds)
