@@ -8,7 +8,6 @@ it happens once, or none of it does and the redelivery does it.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from services.notifications import directory, render, routing, store
 from services.notifications.metrics import DELIVERIES_QUEUED
@@ -74,7 +73,7 @@ def on_deadline_events(uow: UnitOfWork, events: list[dict], public_url: str) -> 
     for event, alert in alerts:
         p, title = event["payload"], render.subject(alert)
         rows.extend({
-            "id": uuid.uuid4(), "recipient": recipient, "case_id": p["case_id"],
+            "recipient": recipient, "case_id": p["case_id"],
             "reference": p["reference"], "la_code": event["la_code"],
             "school_urn": p["school_urn"], "milestone": alert["milestone"],
             "kind": alert["kind"], "due_on": alert["due_on"], "title": title,
@@ -140,7 +139,7 @@ def _queue_deliveries_of_batch(uow: UnitOfWork, alerts: list[tuple[dict, dict]])
         mine = [entry for r, entry in entries  # an alert reaches its LA's and its school's
                 if r["la_code"] == event["la_code"] or r["school_urn"] == urn]
         rows.extend({
-            "id": uuid.uuid4(), "recipient_id": recipient_id, "channel": channel,
+            "recipient_id": recipient_id, "channel": channel,
             "case_id": alert["case_id"], "milestone": alert["milestone"], "kind": alert["kind"],
             "due_on": alert["due_on"], "content": {"alert": alert_json(alert)},
             "event_occurred_at": event["occurred_at"], "source_event_id": event["id"]}
