@@ -23,7 +23,7 @@ class NotificationSenders:
     name = "notification_senders"
     schema = "notifications"  # the notifications service's tables; this process owns none
 
-    db = Storage(relay=False)  # it emits no events: the notifications relay publishes
+    db = Storage(relay=False)  # it emits no events
     settings = Settings()
     notify = Notify()
 

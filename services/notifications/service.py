@@ -61,7 +61,7 @@ def delivery_json(row: dict) -> dict:
 class NotificationsService:
     name = "notifications"
 
-    db = Storage()
+    db = Storage(relay=False)  # it emits no events: no relay polling an empty outbox
     settings = Settings()
     notify = Notify()
 
