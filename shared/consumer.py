@@ -125,8 +125,11 @@ class SafeQueueConsumer(QueueConsumer):
         flight.received(message.delivery_tag)
 
     def handle_message(self, provider, body, message):
+        # In the consumer thread, not a green thread per message (nameko's way): checking
+        # an event and queueing it for a batch never blocks, and a thread each was a tenth
+        # of a busy consumer's CPU. What may block (dead-lettering) gets a thread of its own.
         self._receive(message)
-        super().handle_message(provider, body, message)
+        provider.handle_message(body, message)
 
     def _undecodable(self, provider, message, exc):
         self._receive(message)
@@ -230,7 +233,9 @@ class EventConsumer(Consumer):
         try:
             event = parse_event(body)
         except InvalidEvent as exc:
-            self.safe_dead_letter(message, f"invalid event: {exc}", "invalid")
+            self.container.spawn_managed_thread(partial(
+                self.safe_dead_letter, message, f"invalid event: {exc}", "invalid"),
+                identifier="dead-letter")
             return
         EVENT_LAG_SECONDS.labels(self.service, self.consumer).observe(
             max(0.0, (datetime.now(UTC) - event["occurred_at"]).total_seconds()))
