@@ -111,12 +111,14 @@ def run(service_cls: type, migrations: Path | None = None) -> None:
     """Start one service as a process: migrate, declare topology, serve metrics, run nameko.
 
     A class with a `schema` attribute is a process of its own on that service's schema
-    (metrics port and log name its own). Call shared.green.patch() before importing this
-    module."""
+    (metrics port and log name its own); one with `nice` runs at that lower CPU priority.
+    Call shared.green.patch() before importing this module."""
     from nameko.runners import ServiceRunner
 
     cfg = load_config(getattr(service_cls, "schema", service_cls.name),
                       process=service_cls.name)
+    if getattr(service_cls, "nice", 0):  # a process that must yield the CPU to the others
+        os.nice(service_cls.nice)
     setup_logging(cfg.process, cfg.log_level)
     broker.install()  # reconnect fast, re-declare everything, never die on a dead channel
     prepare(cfg, migrations)
