@@ -10,6 +10,8 @@ listener) reconnects by itself, but:
 - an ack, requeue or RPC reply over a connection that just died raises inside a worker,
   and nameko then kills the whole service: here it is logged and counted, and the message
   is left to the broker, which redelivers it (consumers are idempotent through the inbox);
+- a graceful stop waits for the consumer thread to see the stop, which it checks once a
+  second: here ten times a second;
 - a redelivered RPC request may already have run (its reply was lost with the connection):
   here it is dropped, so a write the caller was told failed (503) is never run a second
   time. RPC is at most once; events are at least once.
@@ -32,6 +34,7 @@ from shared.topology import declare_on
 log = logging.getLogger(__name__)
 
 RECONNECT = {"interval_start": 0.5, "interval_step": 0.5, "interval_max": 2.0}
+STOP_POLL_SECONDS = 0.1
 
 _installed = False
 
@@ -50,6 +53,13 @@ def install() -> None:
     original_consume_ready = QueueConsumer.on_consume_ready
     original_rpc_result = RpcConsumer.handle_result
     original_rpc_message = RpcConsumer.handle_message
+    original_consume = QueueConsumer.consume
+
+    def consume(self, *args, **kwargs):
+        # The consumer thread looks for consumers to cancel between two reads of the socket,
+        # which kombu bounds at 1 s: a graceful stop waited that long per queue consumer.
+        kwargs.setdefault("safety_interval", STOP_POLL_SECONDS)
+        return original_consume(self, *args, **kwargs)
 
     @contextmanager
     def establish_connection(self):
@@ -109,6 +119,7 @@ def install() -> None:
 
     Responder.publisher_cls = ReplyPublisher
     QueueConsumer.establish_connection = establish_connection
+    QueueConsumer.consume = consume
     QueueConsumer.get_consumers = get_consumers
     QueueConsumer.on_consume_ready = on_consume_ready
     QueueConsumer.ack_message = settle("ack")
