@@ -42,6 +42,7 @@ from kombu import Connection, Exchange, Producer, Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import CpuMeter  # noqa: E402
 from tests.support.channels import SmtpServer  # noqa: E402
 from tests.support.infra import fresh_infra  # noqa: E402
 from tests.support.processes import System, free_port, wait_for  # noqa: E402
@@ -65,38 +66,6 @@ SELECT md5('alerts' || g)::uuid, 'final_plan', 'A6', 'Reg 13(2)', %(day)s::date,
        %(la)s, %(urn)s, %(day)s::date, %(day)s::date
 FROM generate_series(1, %(n)s::int) g
 """
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (/proc/<pid>/stat utime, stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def machine_busy_seconds() -> float:
-    """CPU time the whole machine spent busy so far, all cores (/proc/stat)."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (
-        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / TICK
-
-
-def server_cpu() -> dict[str, float]:
-    """CPU so far of the shared servers' processes: RabbitMQ's beam.smp and every PostgreSQL
-    process (a backend that exits in between is missed: the pools keep theirs open)."""
-    out: dict[str, float] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            comm = (proc / "comm").read_text().strip()
-            if comm in ("beam.smp", "postgres"):
-                out[f"{comm}:{proc.name}"] = cpu_seconds(int(proc.name))
-        except OSError:  # exited meanwhile
-            continue
-    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -171,24 +140,18 @@ def main(n: int = 5000, send_email: bool = True) -> int:
                     "channels, muted_kinds) VALUES (%s, 'school', %s, %s, 'Bench School', "
                     "ARRAY['senco@school.example'], ARRAY['inbox', 'email'], '{}')",
                     (uuid.uuid4(), LA, URN))
-            procs = system.services
-            cpu_before = {name: cpu_seconds(p.proc.pid) for name, p in procs.items()
-                          if name != "deadlines"}
-            busy_before, servers_before = machine_busy_seconds(), server_cpu()
+            meter = CpuMeter({k: p for k, p in system.services.items() if k != "deadlines"})
+            meter.start()
             deadlines.start({"NOW": DAY.isoformat(), "SWEEP_SECONDS": "1"})
-            cpu_before["deadlines"] = cpu_seconds(deadlines.proc.pid)  # its start-up left out
+            meter.services["deadlines"] = deadlines
+            meter.restarted("deadlines")  # its start-up left out
 
             with connect(infra.database_url, "notifications") as note:
                 def inbox_count() -> int:
                     return note.execute("SELECT count(*) FROM alerts WHERE recipient = %s",
                                         (f"school:{URN}",)).fetchone()[0]
                 wait_for(lambda: inbox_count() >= n, timeout=600, interval=0.2)
-                cpu = {name: cpu_seconds(p.proc.pid) - cpu_before[name]
-                       for name, p in procs.items()}
-                busy = machine_busy_seconds() - busy_before
-                for key, secs in server_cpu().items():
-                    name = "rabbitmq" if key.startswith("beam") else "postgresql"
-                    cpu[name] = cpu.get(name, 0.0) + secs - servers_before.get(key, 0.0)
+                cpu = meter.stop()
                 created = [r[0] for r in note.execute(
                     "SELECT created_at FROM alerts WHERE recipient = %s",
                     (f"school:{URN}",)).fetchall()]
@@ -230,9 +193,7 @@ def main(n: int = 5000, send_email: bool = True) -> int:
     print(f"emails queued {emails_queued}, sent by then {emails_sent} " + (
         f"(SMTP sink answers in {SMTP_DELAY_S * 1000:.0f} ms a message)" if send_email
         else "(--no-smtp: none sent)"))
-    print("CPU seconds from the sweep's start to the last inbox alert: " + ", ".join(
-        f"{name} {secs:.2f}" for name, secs in sorted(cpu.items(), key=lambda kv: -kv[1]))
-        + f"; whole machine {busy:.2f} (the rest: kernel, this script)")
+    print("CPU seconds from the sweep's start to the last inbox alert: " + meter.report(cpu))
     print(f"baseline, raw confirmed publish of {n} x {size} B on the same broker: "
           f"{baseline:.2f} s")
     print(f"ratio p99 / raw publish: {p99 / baseline:.1f}x")

@@ -168,6 +168,10 @@ ASSIGNMENT_STEP = "caseworker_assigned"
 class DeadlineScheduled(CaseRef):
     milestones = fields.List(fields.Nested(MilestoneDue), required=True)
     as_of_event = fields.UUID(required=True)
+    # Earlier events of the case handled in the same batch, which this schedule takes into
+    # account too: one announcement per case and batch, not one per event (an imported
+    # case's request and steps arrive together).
+    covers = fields.List(fields.UUID(), load_default=list)
 
 
 class DeadlineAlert(CaseRef):

@@ -58,8 +58,9 @@ def pending_alerts(m: Milestone, settings: LaSettings, known_since: date,
 
 def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
     """A batch of case events: cases and histories recorded set-wise, then all the cases
-    recomputed together and announced (deadline.scheduled) once per event, so the referrals
-    service learns that every one of them was taken into account."""
+    recomputed together and announced (deadline.scheduled) once per case, naming every
+    event of the batch it took into account (`as_of_event` and `covers`), so the referrals
+    service learns that each of them was."""
     by_case: dict[str, list[dict]] = {}
     for event in events:
         by_case.setdefault(str(event["payload"]["case_id"]), []).append(event)
@@ -101,8 +102,9 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
     settings and closures once per LA; the pure engine runs per case; only milestones that
     changed are written (deleted / upserted in one statement each). Per case: each
     milestone keeps its `known_since`, its next alert is planned, a newly met milestone is
-    announced once (deadline.met), and deadline.scheduled is emitted once per (event id,
-    correlation id) in `announce[case_id]`, or, for a case not in it, only on change."""
+    announced once (deadline.met), and deadline.scheduled is emitted once per case named in
+    `announce[case_id]` (its (event id, correlation id) pairs, in order: the last is the
+    event's own, the others it covers), or, for a case not in it, only on change."""
     announce = announce or {}
     result = RecomputeResult()
     if not cases:
@@ -154,9 +156,12 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
             (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"],
              r["met_on"]) for r in old.values())
         result.cases_changed += changed
-        for event_id, corr in announce.get(cid) or ([(case["last_event_id"], correlation_id)]
-                                                    if changed else []):
-            scheduled.append(_scheduled_event(case, milestones, event_id, corr))
+        events = announce.get(cid) or ([(case["last_event_id"], correlation_id)]
+                                       if changed else [])
+        if events:  # once per case: the newest event, covering the batch's earlier ones
+            event_id, corr = events[-1]
+            scheduled.append(_scheduled_event(case, milestones, event_id, corr,
+                                              [e for e, _ in events[:-1]]))
     result.deleted = store.delete_milestones(uow, deletes)
     result.inserted_or_updated = store.upsert_milestones(uow, upserts)
     emit_alerts(uow, met, correlation_id)  # the alerts_emitted keys decide: once each
@@ -165,10 +170,10 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
 
 
 def _scheduled_event(case: dict, milestones: list[Milestone], event_id,
-                     correlation_id: str | None) -> dict:
+                     correlation_id: str | None, covers: list | None = None) -> dict:
     return new_event("deadline.scheduled", {
         "case_id": case["case_id"], "reference": case["reference"],
-        "school_urn": case["school_urn"], "as_of_event": event_id,
+        "school_urn": case["school_urn"], "as_of_event": event_id, "covers": covers or [],
         "milestones": [{
             "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
             "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,

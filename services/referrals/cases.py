@@ -527,15 +527,16 @@ def audit_trail(db: Database, raw_actor: dict, case_id: str, limit: int = 100,
 
 
 def on_deadlines_scheduled(uow: UnitOfWork, events: list[dict]) -> None:
-    """The deadlines service took each event's `as_of_event` into account for its case: a
-    batch of deadline.scheduled in two statements."""
+    """The deadlines service took each event's `as_of_event` (and the events it `covers`)
+    into account for its case: a batch of deadline.scheduled in two statements."""
     rows = []
     for event in events:
         p = event["payload"]
         nxt = next_open_milestone(p["milestones"])
-        rows.append((str(p["case_id"]), str(p["as_of_event"]),
-                     effective_due(nxt) if nxt else None, nxt and nxt["milestone"],
-                     nxt and nxt["status"], event["occurred_at"]))
+        for event_id in (*p["covers"], p["as_of_event"]):  # each leaves the pending list
+            rows.append((str(p["case_id"]), str(event_id),
+                         effective_due(nxt) if nxt else None, nxt and nxt["milestone"],
+                         nxt and nxt["status"], event["occurred_at"]))
     store.apply_deadlines_scheduled(uow, rows)
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -162,3 +163,42 @@ def test_reference_sequence_created_once_by_racing_first_requests(system, infra)
         first.commit()
     thread.join(10)
     assert got == [1, 2]
+
+
+def test_a_case_is_announced_once_per_batch_naming_every_event(system, infra):
+    """A request and its steps arriving together (as an import sends them): deadlines
+    announces the case's schedule once per batch, not once per event, and the announcements
+    name every event between them (as_of_event + covers), so referrals can clear each."""
+    from datetime import date
+
+    from shared.events import new_event
+
+    deadlines = system.services["deadlines"]
+    deadlines.stop()
+    received = referral_received("881-2026-80001", school_urn="200031")
+    p = received["payload"]
+    steps = [new_event("case.step_recorded", {
+        "case_id": p["case_id"], "reference": p["reference"], "school_urn": p["school_urn"],
+        "step_id": uuid.uuid4(), "step_type": step, "on": date(2026, 1, 5 + n), "data": {}},
+        la_code="881") for n, step in enumerate(
+            ["decision_to_assess", "advice_requested", "advice_requested", "advice_requested",
+             "advice_requested"])]
+    events = [received, *steps]
+    for event in events:
+        publish(infra.amqp_uri, event)
+    deadlines.start()
+
+    def announced() -> list[dict]:
+        with infra.connect("deadlines") as db:
+            return [r["payload"] for r in db.execute(
+                "SELECT body->'payload' AS payload FROM outbox "
+                "WHERE event_type = 'deadline.scheduled' AND body->'payload'->>'case_id' = %s "
+                "ORDER BY id",
+                (str(p["case_id"]),)).fetchall()]
+
+    def covered() -> set[str]:
+        return {i for a in announced() for i in (a["as_of_event"], *a["covers"])}
+
+    wait_for(lambda: covered() == {e["id"] for e in events}, timeout=30)
+    assert len(announced()) < len(events)  # at least one announcement covered several
+    assert announced()[-1]["as_of_event"] == events[-1]["id"]
