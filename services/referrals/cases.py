@@ -665,6 +665,7 @@ def import_caseload(db: Database, raw_actor: dict, la_code: str,
         store.copy_rows(uow, "case_steps", store.IMPORTED_STEP_COLUMNS, step_rows)
         store.copy_rows(uow, "audit_log", store.AUDIT_COLUMNS, audit_rows)
         uow.emit_many(events)
+    store.analyze_imported(db)
     log.info("caseload imported", extra={"la_code": la_code, "cases": len(case_rows),
                                          "steps": len(step_rows)})
     return {"cases": len(case_rows), "steps": len(step_rows), "events": len(events),

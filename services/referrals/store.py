@@ -458,6 +458,15 @@ def copy_rows(uow: UnitOfWork, table: str, columns: tuple[str, ...], rows: list[
             copy.write_row(row)
 
 
+def analyze_imported(db) -> None:
+    """Fresh planner statistics for the tables an import just grew: before autovacuum's
+    next look (up to a minute), the relay's and the deadline.scheduled updates' plans
+    still saw the tables empty and scanned them whole for every batch (5,000 imported
+    cases: 1.5 million outbox rows and 1.4 million case rows read)."""
+    with db.read() as conn:
+        conn.execute("ANALYZE cases, case_steps, audit_log, outbox")
+
+
 IMPORTED_CASE_COLUMNS = (
     "id", "reference", "la_code", "school_urn", "status", "received_on", "requested_by",
     "child_given_name", "child_family_name", "child_date_of_birth", "created_by", "state",
