@@ -39,14 +39,16 @@ def server_cpu() -> dict[str, float]:
 
 
 class CpuMeter:
-    """Snapshots at start() (or per process with add()), totals at stop()."""
+    """Snapshots at start() (a process stopped then is counted from its restarted()),
+    totals at stop()."""
 
     def __init__(self, services: dict) -> None:
         self.services = services  # name -> tests.support.processes.ServiceProcess
         self.before: dict[str, float] = {}
 
     def start(self) -> CpuMeter:
-        self.before = {name: cpu_seconds(p.proc.pid) for name, p in self.services.items()}
+        self.before = {name: cpu_seconds(p.proc.pid) for name, p in self.services.items()
+                       if p.proc.poll() is None}
         self.busy, self.servers = machine_busy_seconds(), server_cpu()
         return self
 

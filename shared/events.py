@@ -10,7 +10,7 @@ import functools
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
@@ -212,8 +212,12 @@ def _load_defaults(type: str, version: int) -> tuple[tuple[str, Any], ...]:
                  if f.load_default is not missing)
 
 
-def _as_json(value: object) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)
+def json_value(value: Any) -> Any:
+    """A value as JSON carries it: dates and datetimes in ISO 8601, UUIDs and other objects
+    as their text; JSON's own types (None included) as they are."""
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return value.isoformat() if isinstance(value, date | time) else str(value)
 
 
 def new_event(
@@ -224,9 +228,9 @@ def new_event(
     schema = _schema(type, version)
     # Through JSON first, so Python values and already-serialised ones validate alike; the
     # JSON form is the body (dates and datetimes in ISO 8601, as a dump would write them:
-    # dumping again cost a fifth of the sweep's time per alert), absent fields with a
+    # dumping again was a fifth of new_event's cost), absent fields with a
     # default written out as a consumer would load them.
-    body = json.loads(json.dumps(payload, default=_as_json))
+    body = json.loads(json.dumps(payload, default=json_value))
     schema.load(body)  # raises ValidationError naming the field
     for name, default in _load_defaults(type, version):
         if name not in body:

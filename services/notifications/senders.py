@@ -23,7 +23,7 @@ class NotificationSenders:
     name = "notification_senders"
     schema = "notifications"  # the notifications service's tables; this process owns none
     # On a shared machine, building and sending mail yields the CPU to the inbox consumer
-    # (a burst of 5,000 alerts: the senders took a fifth of the machine while it ran).
+    # (a burst of 5,000 alerts: the senders took a tenth of the machine's CPU).
     nice = 10
 
     db = Storage(relay=False)  # it emits no events

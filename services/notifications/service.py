@@ -17,7 +17,7 @@ from services.notifications.urlpolicy import UrlRefused, check_url
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_batch
-from shared.events import is_uuid
+from shared.events import is_uuid, json_value
 from shared.problems import Problem, not_found
 from shared.service import Settings, Storage, ping
 
@@ -53,8 +53,7 @@ def as_json(row: dict) -> dict:
 
 
 def delivery_json(row: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else
-                str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.items()}
+    return {k: json_value(v) for k, v in row.items()}
 
 
 

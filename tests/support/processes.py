@@ -136,8 +136,8 @@ class System:
         return self
 
     def stop(self) -> None:
-        """SIGTERM to all, then wait for each (a graceful stop takes a second or two
-        per process: in turn they added up to most of a module's teardown)."""
+        """SIGTERM to all, then wait for each (stopped in turn, their graceful stops
+        added up to most of a module's teardown)."""
         for proc in self.services.values():
             proc.send_signal(signal.SIGTERM)
         for proc in self.services.values():

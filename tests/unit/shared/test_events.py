@@ -85,3 +85,16 @@ def test_a_step_event_names_a_step_of_the_contract():
         assert "step_type" in exc.messages
     else:
         raise AssertionError("an unknown step type was accepted")
+
+
+def test_json_value_writes_what_json_carries():
+    import uuid as _uuid
+    from datetime import UTC, date, datetime
+
+    from shared.events import json_value
+
+    case = _uuid.UUID(int=5)
+    assert json_value(date(2027, 3, 1)) == "2027-03-01"
+    assert json_value(datetime(2027, 3, 1, 9, 30, tzinfo=UTC)) == "2027-03-01T09:30:00+00:00"
+    assert json_value(case) == str(case)
+    assert [json_value(v) for v in (None, "x", 3, 1.5, True)] == [None, "x", 3, 1.5, True]
