@@ -14,7 +14,7 @@ import time
 import amqp.exceptions
 import eventlet
 from kombu.exceptions import OperationalError as BrokerError
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy
 
 from shared import broker
@@ -58,9 +58,6 @@ def call(caller: str, proxy, target: str, method: str, *args, timeout: float, **
     except eventlet.Timeout:
         RPC_ERRORS.labels(caller, target, "timeout").inc()
         raise ServiceUnavailable(target, f"no reply within {timeout:g} s") from None
-    except UnknownService:
-        RPC_ERRORS.labels(caller, target, "unknown_service").inc()
-        raise ServiceUnavailable(target, "not running") from None
     except RemoteError as exc:
         if exc.exc_type == DatabaseUnavailable.__name__:
             RPC_ERRORS.labels(caller, target, "database_down").inc()
