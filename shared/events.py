@@ -141,6 +141,12 @@ class MilestoneDue(Schema):
     adjusted_due_on = fields.Date(load_default=None, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(MILESTONE_STATUS))
     met_on = fields.Date(load_default=None, allow_none=True)
+    # Optional, so that events written before they were added still load: the days an
+    # exception added, and whether the milestone lapses (not_applicable) rather than being
+    # breached when its date passes unmet. With them a copy of the schedule shows what the
+    # deadlines service would on any later day (status_on).
+    exception_days = fields.Integer(load_default=0)
+    lapses = fields.Boolean(load_default=False)
 
 
 def effective_due(milestone: Mapping[str, Any]) -> Any:
@@ -149,6 +155,26 @@ def effective_due(milestone: Mapping[str, Any]) -> Any:
 
 
 OPEN_MILESTONE_STATUS = ("pending", "breached", "exception")  # not met, not void
+
+
+def status_on(milestone: Mapping[str, Any], today: date) -> str:
+    """A scheduled milestone's status as of `today` (its `status` is the one computed on the
+    day of its recompute; an open milestone is breached, or lapses, as days pass without
+    any event). The deadlines service's SQL form is services/deadlines/store.py's
+    EFFECTIVE_STATUS; tests/integration/deadlines/test_status_on.py holds the two equal.
+    Dates may be `date`s or ISO 8601 text (a stored copy)."""
+    status = milestone["status"]
+    if milestone.get("met_on"):
+        return status
+    target = effective_due(milestone)
+    passed = (target if isinstance(target, date) else date.fromisoformat(target)) < today
+    if milestone.get("lapses"):
+        return "not_applicable" if status in ("pending", "exception") and passed else status
+    if status in OPEN_MILESTONE_STATUS:
+        if passed:
+            return "breached"
+        return "exception" if milestone.get("adjusted_due_on") else "pending"
+    return status
 
 
 def next_open_milestone(milestones: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -21,6 +21,7 @@ from services.deadlines.domain import (
     compute_milestones,
 )
 from services.deadlines.metrics import BREACHES
+from services.deadlines.rules import NEVER_BREACHED_RULES
 from shared.db import Database, UnitOfWork
 from shared.events import new_event
 
@@ -77,7 +78,8 @@ def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
 
 
 def _state(m: Milestone) -> tuple:
-    return (m.milestone, m.rule, m.due_on, m.adjusted_due_on, m.status, m.met_on)
+    return (m.milestone, m.rule, m.due_on, m.adjusted_due_on, m.status, m.met_on,
+            m.exception_days)
 
 
 @dataclass
@@ -154,7 +156,7 @@ def recompute_many(uow: UnitOfWork, cases: list[dict], today: date,
         deletes.extend((cid, *k) for k in old if k not in new_keys)
         changed = sorted(_state(m) for m in milestones) != sorted(
             (r["milestone"], r["rule"], r["due_on"], r["adjusted_due_on"], r["status"],
-             r["met_on"]) for r in old.values())
+             r["met_on"], r["exception_days"]) for r in old.values())
         result.cases_changed += changed
         events = announce.get(cid) or ([(case["last_event_id"], correlation_id)]
                                        if changed else [])
@@ -177,7 +179,8 @@ def _scheduled_event(case: dict, milestones: list[Milestone], event_id,
         "milestones": [{
             "milestone": m.milestone, "rule": m.rule, "regulation": m.regulation,
             "due_on": m.due_on, "adjusted_due_on": m.adjusted_due_on, "status": m.status,
-            "met_on": m.met_on} for m in milestones],
+            "met_on": m.met_on, "exception_days": m.exception_days,
+            "lapses": m.rule in NEVER_BREACHED_RULES} for m in milestones],
     }, la_code=case["la_code"], correlation_id=correlation_id)
 
 

@@ -144,13 +144,14 @@ class ReferralRoutes:
     @endpoint("/v1/referrals/{id}/deadlines")
     def referral_deadlines(self, request, case_id):
         actor = self._actor(request, CASE_ROLES, hide=True)
-        # Tenancy and audit first; read before the deadlines, so "up to date" is never
-        # claimed for milestones older than the case's latest event.
-        referral = self._call("referrals", "get_referral", actor, valid_id(case_id))
-        by_case = self._deadlines_of([referral["id"]])
-        return json_response({"case_id": referral["id"], "reference": referral["reference"],
-                              "deadlines_up_to_date": referral["deadlines_up_to_date"],
-                              "deadlines": by_case.get(referral["id"], [])})
+        # One RPC: tenancy, audit and the referrals service's copy of the schedule.
+        view = self._call("referrals", "get_referral_deadlines", actor, valid_id(case_id))
+        if view["deadlines"] is None:
+            # No schedule copied yet (a new case, or one from before the copy existed):
+            # the deadlines service's own, read after the case row, so "up to date" is
+            # never claimed for milestones older than the case's latest event.
+            view["deadlines"] = self._deadlines_of([view["case_id"]]).get(view["case_id"], [])
+        return json_response(view)
 
     @http("GET", "/v1/referrals/<string:case_id>/audit")
     @endpoint("/v1/referrals/{id}/audit")

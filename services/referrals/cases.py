@@ -34,8 +34,10 @@ from shared.events import (
     ASSIGNMENT_STEP,
     effective_due,
     is_uuid,
+    json_value,
     new_event,
     next_open_milestone,
+    status_on,
 )
 from shared.problems import Problem, not_found, validation_problem
 
@@ -199,6 +201,33 @@ def get_referral(db: Database, raw_actor: dict, case_id: str) -> dict:
     if row is None:
         raise not_found()
     return detail(row)
+
+
+def get_referral_deadlines(db: Database, raw_actor: dict, case_id: str, today: date) -> dict:
+    """The case's deadlines as of `today`, from its copy of the schedule, read and audited
+    with the case row in one statement. `deadlines` is None while the case has no copy (no
+    deadline.scheduled applied yet): the caller then asks the deadlines service."""
+    actor = load_actor(raw_actor)
+    if not is_uuid(case_id):
+        raise not_found()
+    with db.statement() as conn:
+        row = store.read_case(conn, actor, case_id, "read", with_schedule=True)
+    if row is None:
+        raise not_found()
+    schedule = row["schedule"]
+    return {"case_id": str(row["id"]), "reference": row["reference"],
+            "deadlines_up_to_date": not row["deadlines_pending"],
+            "deadlines": None if schedule is None else deadlines_on(schedule, today)}
+
+
+def deadlines_on(schedule: list[dict], today: date) -> list[dict]:
+    """A copied schedule as the deadlines service shows it (schedule.deadline_json): in
+    date order, each milestone's status as of `today`."""
+    return [{"milestone": m["milestone"], "rule": m["rule"], "regulation": m["regulation"],
+             "due_on": m["due_on"], "adjusted_due_on": m.get("adjusted_due_on"),
+             "status": status_on(m, today), "met_on": m.get("met_on"),
+             "exception_days": m.get("exception_days", 0)}
+            for m in sorted(schedule, key=lambda m: (m["due_on"], m["milestone"]))]
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -533,10 +562,11 @@ def on_deadlines_scheduled(uow: UnitOfWork, events: list[dict]) -> None:
     for event in events:
         p = event["payload"]
         nxt = next_open_milestone(p["milestones"])
+        schedule = json.dumps(p["milestones"], default=json_value)
         for event_id in (*p["covers"], p["as_of_event"]):  # each leaves the pending list
             rows.append((str(p["case_id"]), str(event_id),
                          effective_due(nxt) if nxt else None, nxt and nxt["milestone"],
-                         nxt and nxt["status"], event["occurred_at"]))
+                         nxt and nxt["status"], event["occurred_at"], schedule))
     store.apply_deadlines_scheduled(uow, rows)
 
 

@@ -31,6 +31,10 @@ class ReferralsService:
         return cases.get_referral(self.db, actor, case_id)
 
     @rpc
+    def get_referral_deadlines(self, actor: dict, case_id: str) -> dict:
+        return cases.get_referral_deadlines(self.db, actor, case_id, today(self.settings))
+
+    @rpc
     def record_step(self, actor: dict, case_id: str, body: dict,
                     idempotency_key: str | None = None) -> dict:
         return cases.record_step(self.db, actor, case_id, body, idempotency_key,

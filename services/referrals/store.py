@@ -117,15 +117,19 @@ def get_case(uow: UnitOfWork, actor: dict, case_id: str, for_update: bool = Fals
                        (case_id, *params)).fetchone()
 
 
-def read_case(conn, actor: dict, case_id: str, action: str) -> dict | None:
+def read_case(conn, actor: dict, case_id: str, action: str,
+              with_schedule: bool = False) -> dict | None:
     """The case if the actor may see it, and its audit row (who, when, what), written by
-    the same statement: a read is never shown without its audit, nor audited unshown."""
+    the same statement: a read is never shown without its audit, nor audited unshown.
+    `with_schedule` adds the case's copy of its schedule (`schedule`, None before any)."""
     where, params = visibility(actor)
+    shown = ("SELECT c.*, s.milestones AS schedule FROM c "
+             "LEFT JOIN case_schedules s ON s.case_id = c.id") if with_schedule \
+        else "SELECT * FROM c"
     return conn.execute(
         f"WITH c AS (SELECT * FROM cases WHERE id = %s AND {where}), "
         "a AS (INSERT INTO audit_log (case_id, actor_sub, actor_role, action, detail, source, "
-        "la_code) SELECT id, %s, %s, %s, '{}'::jsonb, %s, la_code FROM c) "
-        "SELECT * FROM c",
+        f"la_code) SELECT id, %s, %s, %s, '{{}}'::jsonb, %s, la_code FROM c) {shown}",
         (case_id, *params, actor["sub"], actor["role"], action, actor.get("source"))).fetchone()
 
 
@@ -253,9 +257,10 @@ def caseload(conn, la_code: str, today: date) -> list[dict]:
 
 def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
     """A batch of deadline.scheduled, set-wise: rows (case_id, as_of_event, due, milestone,
-    status, as_of). Every case's scheduled events leave its pending list; its next key date
-    is that of its newest event (older ones, in this batch or stored, change nothing).
-    Cases in id order, so two batches lock them in one order."""
+    status, as_of, milestones as JSON text). Every case's scheduled events leave its pending
+    list; its next key date and its copy of the schedule are those of its newest event
+    (older ones, in this batch or stored, change nothing). Cases in id order, so two
+    batches lock them in one order."""
     uow.execute(
         "WITH s AS (SELECT * FROM unnest(%b::uuid[], %b::uuid[]) AS s(case_id, event_id)), "
         "done AS (SELECT case_id, array_agg(event_id) AS ids FROM s GROUP BY case_id) "
@@ -275,6 +280,14 @@ def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
         "WHERE c.id = n.case_id AND (c.next_as_of IS NULL OR c.next_as_of <= n.as_of)",
         ([r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
          [r[4] for r in rows], [r[5] for r in rows]))
+    uow.execute(
+        "INSERT INTO case_schedules (case_id, milestones, as_of) "
+        "SELECT n.case_id, n.milestones::jsonb, n.as_of "
+        "FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS n(case_id, milestones, as_of) "
+        "JOIN cases c ON c.id = n.case_id "
+        "ON CONFLICT (case_id) DO UPDATE SET milestones = excluded.milestones, "
+        "as_of = excluded.as_of WHERE case_schedules.as_of <= excluded.as_of",
+        ([r[0] for r in rows], [r[6] for r in rows], [r[5] for r in rows]))
 
 
 # --- steps --------------------------------------------------------------------------------
