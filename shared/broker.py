@@ -21,10 +21,16 @@ listener) reconnects by itself, but:
 
 from __future__ import annotations
 
+import inspect
 import logging
 from contextlib import contextmanager
 
+import nameko.amqp.publish
+from kombu import Connection
+from kombu.pools import producers
 from nameko.amqp.publish import Publisher
+from nameko.exceptions import IncorrectSignature
+from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 from nameko.rpc import MethodProxy, ReplyListener, Responder, RpcConsumer
 
@@ -37,6 +43,25 @@ RECONNECT = {"interval_start": 0.5, "interval_step": 0.5, "interval_max": 2.0}
 STOP_POLL_SECONDS = 0.1
 
 _installed = False
+
+
+_producer_pools: dict = {}
+
+
+@contextmanager
+def pooled_producer(amqp_uri: str, confirms: bool = True, ssl=None, login_method=None,
+                    transport_options: dict | None = None):
+    """nameko's get_producer, with the producer pool found once per set of options: nameko
+    built a kombu Connection (URL parsing, options, pool key) on every publish. py-spy of
+    the gateway serving case reads: get_producer 8.8% of its samples, this 6.3%."""
+    options = {**(transport_options or {}), "confirm_publish": confirms}
+    key = (amqp_uri, repr(ssl), login_method, repr(sorted(options.items())))
+    pool = _producer_pools.get(key)
+    if pool is None:
+        pool = _producer_pools[key] = producers[Connection(
+            amqp_uri, transport_options=options, ssl=ssl, login_method=login_method)]
+    with pool.acquire(block=True) as producer:
+        yield producer
 
 
 def connected(queue_consumer) -> bool:
@@ -138,6 +163,20 @@ def install() -> None:
             kwargs["mandatory"] = False
             return super().publish(payload, **kwargs)
 
+    def check_signature(self, args, kwargs):
+        # nameko's check, with the method's signature built once per entrypoint instead of
+        # on every call (inspect.getcallargs: 2.8% of the gateway's samples for a read).
+        signature = self.__dict__.get("_signature")
+        if signature is None:
+            signature = self._signature = inspect.signature(
+                getattr(self.container.service_cls, self.method_name), follow_wrapped=False)
+        try:
+            signature.bind(None, *args, **kwargs)  # None: the unbound method's `self`
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
+
+    Entrypoint.check_signature = check_signature
+    nameko.amqp.publish.get_producer = pooled_producer
     Responder.publisher_cls = ReplyPublisher
     MethodProxy.publisher_cls = RequestPublisher
     QueueConsumer.establish_connection = establish_connection
