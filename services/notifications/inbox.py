@@ -36,14 +36,23 @@ def case_link(public_url: str, case_id) -> str:
 
 
 
-def replace_schedule(uow: UnitOfWork, event: dict) -> None:
-    """The milestone copy after a deadline.scheduled (the whole schedule replaced)."""
-    p = event["payload"]
-    case = {"case_id": p["case_id"], "reference": p["reference"], "la_code": event["la_code"],
-            "school_urn": p["school_urn"]}
-    milestones = [{"milestone": m["milestone"], "due_on": effective_due(m),
-                   "status": m["status"], "met_on": m.get("met_on")} for m in p["milestones"]]
-    store.replace_schedule(uow.conn, case, milestones, event["occurred_at"])
+def replace_schedules(uow: UnitOfWork, events: list[dict]) -> None:
+    """The milestone copies after a run of deadline.scheduled (each case's whole schedule
+    replaced by its newest in the run), set-wise."""
+    newest: dict[str, dict] = {}
+    for event in events:
+        cid = str(event["payload"]["case_id"])
+        if cid not in newest or newest[cid]["occurred_at"] <= event["occurred_at"]:
+            newest[cid] = event
+    schedules = []
+    for event in newest.values():
+        p = event["payload"]
+        case = {"case_id": p["case_id"], "reference": p["reference"],
+                "la_code": event["la_code"], "school_urn": p["school_urn"]}
+        schedules.append((case, [{"milestone": m["milestone"], "due_on": effective_due(m),
+                                  "status": m["status"], "met_on": m.get("met_on")}
+                                 for m in p["milestones"]], event["occurred_at"]))
+    store.replace_schedules(uow.conn, schedules)
 
 
 def alert_of(event: dict, public_url: str) -> dict | None:
@@ -99,9 +108,11 @@ def _copy_of_alert(event: dict) -> tuple:
 
 
 def _update_copies(uow: UnitOfWork, events: list[dict]) -> None:
-    """The milestone copy, in event order: a schedule alone, the alerts between two
-    schedules together, in rounds so each statement touches a milestone once."""
+    """The milestone copy, in event order: the schedules between two alerts together, the
+    alerts between two schedules together, in rounds so each statement touches a
+    milestone once."""
     run: list[dict] = []
+    schedules: list[dict] = []
 
     def flush() -> None:
         rounds: list[dict] = []  # round k holds the k-th alert of each milestone
@@ -117,13 +128,19 @@ def _update_copies(uow: UnitOfWork, events: list[dict]) -> None:
             store.apply_alerts(uow.conn, [_copy_of_alert(e) for e in r.values()])
         run.clear()
 
+    def flush_schedules() -> None:
+        replace_schedules(uow, schedules)
+        schedules.clear()
+
     for event in events:
         if event["type"] == "deadline.scheduled":
             flush()
-            replace_schedule(uow, event)
+            schedules.append(event)
         else:
+            flush_schedules()
             run.append(event)
     flush()
+    flush_schedules()
 
 
 def _queue_deliveries_of_batch(uow: UnitOfWork, alerts: list[tuple[dict, dict]]) -> int:

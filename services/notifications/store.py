@@ -213,25 +213,42 @@ def requeue_delivery(conn, delivery_id: str, la_code: str | None) -> bool:
 
 # --- milestones copy ----------------------------------------------------------------
 
-def replace_schedule(conn, case: dict, milestones: list[dict], as_of) -> bool:
-    """Apply a deadline.scheduled event unless a newer one was applied (out of order)."""
-    newest = conn.execute("SELECT max(as_of) AS t FROM milestones WHERE case_id = %s",
-                          (case["case_id"],)).fetchone()["t"]
-    if newest is not None and newest > as_of:
-        return False
-    conn.execute("DELETE FROM milestones WHERE case_id = %s AND NOT (milestone = ANY(%s))",
-                 (case["case_id"], [m["milestone"] for m in milestones]))
-    for m in milestones:
+def replace_schedules(conn, schedules: Sequence[tuple[dict, list[dict], object]]) -> int:
+    """Apply many deadline.scheduled, (case, milestones, as_of) with one per case, in three
+    statements: a case whose copy holds a newer schedule is left alone (out of order); the
+    others lose the milestones no longer in their schedule and have the rest upserted (by
+    milestone name: a repeated one keeps its last occurrence). Returns how many applied."""
+    if not schedules:
+        return 0
+    schedules = sorted(schedules, key=lambda s: str(s[0]["case_id"]))  # one lock order
+    fresh = {str(r["case_id"]) for r in conn.execute(
+        "SELECT s.case_id FROM unnest(%b::uuid[], %b::timestamptz[]) AS s(case_id, as_of) "
+        "WHERE NOT EXISTS (SELECT 1 FROM milestones m WHERE m.case_id = s.case_id "
+        "AND m.as_of > s.as_of)",
+        ([str(c["case_id"]) for c, _, _ in schedules], [at for _, _, at in schedules]))}
+    applied = [s for s in schedules if str(s[0]["case_id"]) in fresh]
+    if not applied:
+        return 0
+    rows = {(str(c["case_id"]), m["milestone"]): (
+        str(c["case_id"]), m["milestone"], c["reference"], c["la_code"], c["school_urn"],
+        m["due_on"], m["status"], m.get("met_on"), at) for c, ms, at in applied for m in ms}
+    cols = [list(col) for col in zip(*rows.values(), strict=True)] if rows else [[]] * 9
+    conn.execute(
+        "DELETE FROM milestones m WHERE m.case_id = ANY(%b::uuid[]) AND NOT EXISTS ("
+        "SELECT 1 FROM unnest(%b::uuid[], %b::text[]) AS n(case_id, milestone) "
+        "WHERE n.case_id = m.case_id AND n.milestone = m.milestone)",
+        ([str(c["case_id"]) for c, _, _ in applied], cols[0], cols[1]))
+    if rows:
         conn.execute(
-            "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
-            "status, met_on, as_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, "
+            "due_on, status, met_on, as_of) SELECT * FROM unnest(%b::uuid[], %b::text[], "
+            "%b::text[], %b::text[], %b::text[], %b::date[], %b::text[], %b::date[], "
+            "%b::timestamptz[]) "
             "ON CONFLICT (case_id, milestone) DO UPDATE SET reference = excluded.reference, "
             "la_code = excluded.la_code, school_urn = excluded.school_urn, "
             "due_on = excluded.due_on, status = excluded.status, met_on = excluded.met_on, "
-            "as_of = excluded.as_of",
-            (case["case_id"], m["milestone"], case["reference"], case["la_code"],
-             case["school_urn"], m["due_on"], m["status"], m.get("met_on"), as_of))
-    return True
+            "as_of = excluded.as_of", cols)
+    return len(applied)
 
 
 def apply_alerts(conn, alerts: Sequence[tuple]) -> None:
