@@ -16,6 +16,10 @@ listener) reconnects by itself, but:
   here it is dropped, so a write the caller was told failed (503) is never run a second
   time. RPC is at most once; events are at least once.
 
+It also trims what nameko does on every RPC call (issue 10, docs/decisions.md): replies go
+unconfirmed and are consumed unacked, requests go unconfirmed, the producer pool is looked
+up once per set of options, and an entrypoint's signature is built once.
+
 `install()` patches nameko's classes once per process; `shared.service.run` calls it.
 """
 
