@@ -246,6 +246,11 @@ def json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | time) else str(value)
 
 
+def json_values(mapping: Mapping[str, Any]) -> dict:
+    """A flat mapping (a row, an alert) with each value as JSON carries it (json_value)."""
+    return {k: json_value(v) for k, v in mapping.items()}
+
+
 def new_event(
     type: str, payload: Mapping[str, Any], la_code: str, correlation_id: str | None = None,
     version: int = 1, occurred_at: datetime | None = None,

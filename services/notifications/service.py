@@ -17,7 +17,7 @@ from services.notifications.urlpolicy import UrlRefused, check_url
 from services.notifications.webhooks import new_secret
 from shared.config import now, today
 from shared.consumer import event_consumer, handle_batch
-from shared.events import is_uuid, json_value
+from shared.events import is_uuid, json_values
 from shared.problems import Problem, not_found
 from shared.service import Settings, Storage, ping
 
@@ -50,11 +50,6 @@ def as_json(row: dict) -> dict:
             "due_on": row["due_on"].isoformat(), "created_at": row["created_at"].isoformat(),
             "read_at": row["read_at"].isoformat() if row["read_at"] else None,
             "read": row["read_at"] is not None}
-
-
-def delivery_json(row: dict) -> dict:
-    return {k: json_value(v) for k, v in row.items()}
-
 
 
 class NotificationsService:
@@ -228,7 +223,7 @@ class NotificationsService:
         with self.db.read() as conn:
             rows = store.list_deliveries(conn, directory.scope_la(actor), status,
                                          min(int(limit), 500))
-        return [delivery_json(r) for r in rows]
+        return [json_values(r) for r in rows]
 
     @rpc
     def retry_delivery(self, actor: dict, delivery_id: str) -> dict:

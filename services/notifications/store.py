@@ -213,6 +213,14 @@ def requeue_delivery(conn, delivery_id: str, la_code: str | None) -> bool:
 
 # --- milestones copy ----------------------------------------------------------------
 
+# The milestone copy's rows, as (case_id, milestone, reference, la_code, school_urn, due_on,
+# status, met_on, as_of) arrays, for replace_schedules and apply_alerts.
+COPY_ROWS = (
+    "unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
+    "%b::text[], %b::date[], %b::timestamptz[]) AS u (case_id, milestone, reference, "
+    "la_code, school_urn, due_on, status, met_on, as_of)")
+
+
 def replace_schedules(conn, schedules: Sequence[tuple[dict, list[dict], object]]) -> int:
     """Apply many deadline.scheduled, (case, milestones, as_of) with one per case, in three
     statements: a case whose copy holds a newer schedule is left alone (out of order); the
@@ -232,22 +240,20 @@ def replace_schedules(conn, schedules: Sequence[tuple[dict, list[dict], object]]
     rows = {(str(c["case_id"]), m["milestone"]): (
         str(c["case_id"]), m["milestone"], c["reference"], c["la_code"], c["school_urn"],
         m["due_on"], m["status"], m.get("met_on"), at) for c, ms, at in applied for m in ms}
-    cols = [list(col) for col in zip(*rows.values(), strict=True)] if rows else [[]] * 9
     conn.execute(
         "DELETE FROM milestones m WHERE m.case_id = ANY(%b::uuid[]) AND NOT EXISTS ("
         "SELECT 1 FROM unnest(%b::uuid[], %b::text[]) AS n(case_id, milestone) "
         "WHERE n.case_id = m.case_id AND n.milestone = m.milestone)",
-        ([str(c["case_id"]) for c, _, _ in applied], cols[0], cols[1]))
+        ([str(c["case_id"]) for c, _, _ in applied], [k[0] for k in rows],
+         [k[1] for k in rows]))
     if rows:
         conn.execute(
             "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, "
-            "due_on, status, met_on, as_of) SELECT * FROM unnest(%b::uuid[], %b::text[], "
-            "%b::text[], %b::text[], %b::text[], %b::date[], %b::text[], %b::date[], "
-            "%b::timestamptz[]) "
+            f"due_on, status, met_on, as_of) SELECT * FROM {COPY_ROWS} "
             "ON CONFLICT (case_id, milestone) DO UPDATE SET reference = excluded.reference, "
             "la_code = excluded.la_code, school_urn = excluded.school_urn, "
             "due_on = excluded.due_on, status = excluded.status, met_on = excluded.met_on, "
-            "as_of = excluded.as_of", cols)
+            "as_of = excluded.as_of", [list(c) for c in zip(*rows.values(), strict=True)])
     return len(applied)
 
 
@@ -265,9 +271,7 @@ def apply_alerts(conn, alerts: Sequence[tuple]) -> None:
         "INSERT INTO milestones (case_id, milestone, reference, la_code, school_urn, due_on, "
         "status, met_on, as_of) SELECT u.case_id, u.milestone, u.reference, u.la_code, "
         "u.school_urn, u.due_on, coalesce(u.status, 'pending'), u.met_on, u.as_of "
-        "FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
-        "%b::text[], %b::date[], %b::timestamptz[]) AS u (case_id, milestone, reference, "
-        "la_code, school_urn, due_on, status, met_on, as_of) "
+        f"FROM {COPY_ROWS} "
         "ON CONFLICT (case_id, milestone) DO UPDATE SET due_on = excluded.due_on, "
         # an alert's own status is only ever breached, met or none (inserted as pending)
         "status = CASE WHEN excluded.status = 'pending' THEN milestones.status "

@@ -557,7 +557,7 @@ def audit_trail(db: Database, raw_actor: dict, case_id: str, limit: int = 100,
 
 def on_deadlines_scheduled(uow: UnitOfWork, events: list[dict]) -> None:
     """The deadlines service took each event's `as_of_event` (and the events it `covers`)
-    into account for its case: a batch of deadline.scheduled in two statements."""
+    into account for its case: a batch of deadline.scheduled in three statements."""
     rows = []
     for event in events:
         p = event["payload"]

@@ -280,13 +280,12 @@ def apply_deadlines_scheduled(uow: UnitOfWork, scheduled: list[tuple]) -> None:
         "WHERE c.id = n.case_id AND (c.next_as_of IS NULL OR c.next_as_of <= n.as_of)",
         ([r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
          [r[4] for r in rows], [r[5] for r in rows]))
+    # the copy of those whose next key date just came from this batch (next_as_of its time)
     uow.execute(
-        "INSERT INTO case_schedules (case_id, milestones, as_of) "
-        "SELECT n.case_id, n.milestones::jsonb, n.as_of "
+        "INSERT INTO case_schedules (case_id, milestones) SELECT n.case_id, n.milestones::jsonb "
         "FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS n(case_id, milestones, as_of) "
-        "JOIN cases c ON c.id = n.case_id "
-        "ON CONFLICT (case_id) DO UPDATE SET milestones = excluded.milestones, "
-        "as_of = excluded.as_of WHERE case_schedules.as_of <= excluded.as_of",
+        "JOIN cases c ON c.id = n.case_id AND c.next_as_of = n.as_of "
+        "ON CONFLICT (case_id) DO UPDATE SET milestones = excluded.milestones",
         ([r[0] for r in rows], [r[6] for r in rows], [r[5] for r in rows]))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import Api, referral_body, token
-from tests.support.processes import System, wait_for
+from tests.support.processes import running_system, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -16,11 +16,9 @@ LA, SCHOOL = "973", "973001"
 @pytest.fixture(scope="module")
 def evening(infra, tmp_path_factory):
     """The system at 18:30 on Wednesday 30 June 2027, British Summer Time."""
-    system = System(infra, tmp_path_factory.mktemp("evening"),
-                    extra_env={"NOW": "2027-06-30T18:30:00+01:00"}).start()
-    system.register_schools(LA, SCHOOL)
-    yield system
-    system.stop()
+    with running_system(infra, tmp_path_factory.mktemp("evening"),
+                        {"NOW": "2027-06-30T18:30:00+01:00"}, (LA, SCHOOL)) as system:
+        yield system
 
 
 def decision_due(api: Api, received_on: str) -> str:

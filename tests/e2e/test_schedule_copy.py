@@ -6,12 +6,17 @@ copy exists, and audit every read."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
+from shared.events import new_event
 from tests.e2e.api.cases import step, submit
 from tests.integration.deadlines.helpers import rpc
 from tests.support.api import Api, token
-from tests.support.processes import System, wait_for
+from tests.support.bus import publish
+from tests.support.processes import running_system, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +25,9 @@ LA, SCHOOL = "974", "974001"
 
 @pytest.fixture(scope="module")
 def spring(infra, tmp_path_factory):
-    system = System(infra, tmp_path_factory.mktemp("copy"),
-                    extra_env={"NOW": "2026-04-02T09:00:00"}).start()
-    system.register_schools(LA, SCHOOL)
-    yield system
-    system.stop()
+    with running_system(infra, tmp_path_factory.mktemp("copy"),
+                        {"NOW": "2026-04-02T09:00:00"}, (LA, SCHOOL)) as system:
+        yield system
 
 
 def ordered(deadlines: list[dict]) -> list[dict]:
@@ -68,6 +71,17 @@ def test_the_copy_shows_what_the_deadlines_service_shows_today_and_later(spring,
     statuses = {d["status"] for ms in on_the_day.values() for d in ms}
     assert {"breached", "exception", "pending", "met"} <= statuses
     assert any(d["exception_days"] > 0 for d in on_the_day[drafted])
+
+    # An older schedule arriving late (out of order) leaves the newer copy as it is.
+    stale = new_event("deadline.scheduled", {
+        "case_id": drafted, "reference": caseworker.get(f"/v1/referrals/{drafted}").json()[
+            "reference"], "school_urn": SCHOOL, "as_of_event": uuid.uuid4(), "milestones": []},
+        la_code=LA, occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
+    publish(infra.amqp_uri, stale)
+    with infra.connect("referrals") as db:
+        wait_for(lambda: db.execute("SELECT 1 FROM inbox WHERE event_id = %s",
+                                    (stale["id"],)).fetchone())
+    assert shown(caseworker, drafted) == on_the_day[drafted]
 
     # Two months on, no event in between: the copy still holds the statuses of 2 April,
     # read as of 1 June (the family's window on the draft lapsed, the final plan is late).

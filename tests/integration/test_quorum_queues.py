@@ -16,7 +16,7 @@ from shared import topology
 from tests.support.api import Api, referral_body, token
 from tests.support.bus import drain, publish, referral_received
 from tests.support.infra import fresh_infra
-from tests.support.processes import ServiceProcess, System, wait_for
+from tests.support.processes import ServiceProcess, running_system, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,9 @@ QUORUM = {"QUEUE_TYPE": "quorum"}
 
 @pytest.fixture(scope="module")
 def quorum(tmp_path_factory):
-    with fresh_infra() as infra:
-        system = System(infra, tmp_path_factory.mktemp("quorum"), extra_env=QUORUM).start()
-        system.register_schools("881", "100001")
+    with fresh_infra() as infra, running_system(infra, tmp_path_factory.mktemp("quorum"),
+                                                QUORUM, ("881", "100001")) as system:
         yield infra, system
-        system.stop()
 
 
 def queue_types(vhost: str) -> dict[str, tuple[str, str]]:

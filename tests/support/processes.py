@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -151,6 +153,20 @@ class System:
     def metrics(self, service: str) -> str:
         return requests.get(f"http://127.0.0.1:{self.metrics_ports[service]}/metrics",
                             timeout=5).text
+
+
+@contextmanager
+def running_system(infra, log_dir: Path, extra_env: dict | None = None,
+                   schools: tuple[str, ...] = ()) -> Iterator[System]:
+    """A System started, with `schools` (an LA code, then its URNs) in the register, and
+    stopped afterwards: the body of a module's or package's system fixture."""
+    system = System(infra, log_dir, extra_env).start()
+    try:
+        if schools:
+            system.register_schools(*schools)
+        yield system
+    finally:
+        system.stop()
 
 
 def register_schools(database_url: str, la_code: str, *urns: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from services.notifications import delivery, render
 from services.notifications.config import NotifyConfig
 from services.notifications.email import DeliveryFailed
-from services.notifications.inbox import alert_json
+from shared.events import json_values
 
 ALERT = {"reference": "EHC-800-2027-00001", "case_id": uuid.UUID(int=7), "milestone": "final_plan",
          "kind": "due", "due_on": date(2027, 3, 1), "link": "https://ehcp.example/cases/7",
@@ -17,7 +17,7 @@ ALERT = {"reference": "EHC-800-2027-00001", "case_id": uuid.UUID(int=7), "milest
 
 
 def test_stored_alert_is_json_ready_and_renders_as_the_alert_itself():
-    stored = alert_json(ALERT)
+    stored = json_values(ALERT)
     assert stored["due_on"] == "2027-03-01" and stored["case_id"] == str(uuid.UUID(int=7))
     email = delivery.content_for("email", stored)
     assert email == {"subject": render.subject(ALERT), "text": render.text_body(ALERT),
@@ -29,7 +29,7 @@ def test_stored_alert_is_json_ready_and_renders_as_the_alert_itself():
 
 def test_an_alert_that_cannot_render_fails_without_retry():
     row = {"id": uuid.uuid4(), "channel": "webhook", "webhook_url": "https://x.example/h",
-           "webhook_secret": "s", "content": {"alert": {**alert_json(ALERT), "due_on": "soon"}}}
+           "webhook_secret": "s", "content": {"alert": {**json_values(ALERT), "due_on": "soon"}}}
     with pytest.raises(DeliveryFailed) as caught:
         delivery.send(row, NotifyConfig(email=None))
     assert not caught.value.retryable and "cannot be rendered" in str(caught.value)
