@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.cpu import CpuMeter  # noqa: E402
 from tests.support.channels import SmtpServer  # noqa: E402
 from tests.support.infra import fresh_infra  # noqa: E402
-from tests.support.processes import System, free_port, wait_for  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.processes import System, wait_for  # noqa: E402
 
 DAY = date(2027, 3, 1)
 URN, LA = "100001", "800"

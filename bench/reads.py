@@ -120,7 +120,8 @@ def drive(urls: list[str], headers: dict, seconds: float, clients: int) -> float
 def main(seconds: float = 10.0, clients: int = 8) -> int:
     from tests.support.api import Api, referral_body, token
     from tests.support.infra import fresh_infra
-    from tests.support.processes import System, free_port, wait_for
+    from tests.support.ports import free_port
+    from tests.support.processes import System, wait_for
 
     with fresh_infra() as infra, tempfile.TemporaryDirectory() as logs:
         system = System(infra, Path(logs), extra_env={"NOW": f"{TODAY}T09:00:00"}).start()

@@ -13,14 +13,8 @@ import pytest
 import requests
 
 from tests.support.api import Api, referral_body, token
-from tests.support.processes import (
-    SERVICES,
-    ServiceProcess,
-    System,
-    free_port,
-    module,
-    wait_for,
-)
+from tests.support.ports import free_port
+from tests.support.processes import SERVICES, ServiceProcess, System, module, wait_for
 
 pytestmark = pytest.mark.e2e
 

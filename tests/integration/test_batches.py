@@ -16,7 +16,8 @@ import requests
 
 from tests.support.api import Api, referral_body, token
 from tests.support.bus import drain, publish, referral_received
-from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ import requests
 
 from services.gateway.auth import issue_token
 from tests.support.api import SECRET, Api, register_user, token
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess
 
 LA, OTHER_LA = "941", "942"
 

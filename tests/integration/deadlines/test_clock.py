@@ -11,7 +11,8 @@ import pytest
 
 from services.deadlines import working_days as wd
 from tests.integration.deadlines.helpers import AlertTap, Case, emitted, milestones, rpc
-from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

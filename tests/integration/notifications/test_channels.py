@@ -22,6 +22,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from services.notifications import render, webhooks
 from services.notifications.email import DeliveryFailed, EmailSettings, send_email
 from services.notifications.webhooks import WebhookVerificationError, verify
+from tests.support.ports import free_port
 
 CASE_ID = "3f2b8c1e-5d7a-4c11-9e0f-000000000042"
 CHILD = "Zebedee Quillfeather"  # synthetic, must never appear on the wire
@@ -37,12 +38,6 @@ ALERT: dict[str, Any] = {
     "child_name": CHILD,
     "date_of_birth": DOB,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def assert_no_pii(raw: bytes) -> None:

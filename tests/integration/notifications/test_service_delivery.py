@@ -16,8 +16,9 @@ from shared.events import new_event
 from tests.support.api import Api as BaseApi
 from tests.support.api import token
 from tests.support.bus import publish, referral_received
-from tests.support.channels import Receiver, SmtpServer, free_port
+from tests.support.channels import Receiver, SmtpServer
 from tests.support.infra import fresh_infra
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, System, wait_for
 
 pytestmark = pytest.mark.e2e
