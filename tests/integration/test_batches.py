@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.support.api import Api, referral_body, token
-from tests.support.bus import drain, publish, referral_received
+from tests.support.bus import delete_consumer_queues, drain, publish, referral_received
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, wait_for
 
@@ -46,6 +46,7 @@ def flaky(system, tmp_path):
     proc.metrics = lambda: requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     yield proc
     proc.stop()
+    delete_consumer_queues(system.env["AMQP_URI"], "flaky")
 
 
 def test_batch_with_a_poison_message(flaky, infra):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.support.api import Api, referral_body, token
-from tests.support.bus import drain, publish, referral_received
+from tests.support.bus import delete_consumer_queues, drain, publish, referral_received
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
@@ -123,6 +123,7 @@ def flaky(system, tmp_path):
     proc.start()
     yield proc
     proc.stop()
+    delete_consumer_queues(system.env["AMQP_URI"], "flaky")
 
 
 def test_failing_handler_is_retried_then_dead_lettered(flaky, infra):

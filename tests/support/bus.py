@@ -9,7 +9,13 @@ from datetime import date
 from kombu import Connection
 
 from shared.events import new_event
-from shared.topology import EVENTS
+from shared.topology import (
+    EVENTS,
+    RETRY_LEVELS,
+    dead_letter_queue_name,
+    queue_name,
+    retry_queue_name,
+)
 
 
 def publish(amqp_uri: str, event: dict | bytes, routing_key: str | None = None,
@@ -32,6 +38,18 @@ def drain(amqp_uri: str, queue: str) -> list:
             if message is None:
                 return out
             out.append((message.body, message.headers or {}))
+
+
+def delete_consumer_queues(amqp_uri: str, consumer: str) -> None:
+    """Delete a test-only consumer's work, retry and dead-letter queues. Its durable queue
+    outlives its process and keeps collecting every event it is bound to, for the rest of
+    the run: the next test to start it would first dead-letter other tests' bad events."""
+    names = [queue_name(consumer), dead_letter_queue_name(consumer),
+             *(retry_queue_name(consumer, level) for level in range(1, RETRY_LEVELS + 1))]
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for name in names:
+            channel.queue_delete(name)
 
 
 def referral_received(reference: str, school_urn: str = "100001", la_code: str = "881",
