@@ -130,6 +130,28 @@ class CaseStepRecorded(CaseRef):
     corrects = fields.UUID(load_default=None, allow_none=True)
 
 
+class ImportedStep(Schema):
+    """One step of an imported case's history, as case.step_recorded would carry it."""
+
+    class Meta:
+        unknown = RAISE
+
+    step_id = fields.UUID(required=True)
+    step_type = fields.String(required=True, validate=validate.OneOf(CASE_STEP_TYPES))
+    on = fields.Date(required=True)
+    data = fields.Dict(load_default=dict)
+
+
+class CaseImported(ReferralReceived):
+    """A case brought in from an LA's previous system (`ehcp import`): its request and the
+    steps recorded there, in order, in one message. It tells the deadlines service what a
+    referral.received and one case.step_recorded per step would (the same ids), at the cost
+    of one outbox row, publish, delivery and validation instead of one per step. The
+    case's `school_urn` is its school after the last step."""
+
+    steps = fields.List(fields.Nested(ImportedStep), required=True)
+
+
 class MilestoneDue(Schema):
     class Meta:
         unknown = RAISE
@@ -212,6 +234,7 @@ class DeadlineAlert(CaseRef):
 CATALOGUE: dict[tuple[str, int], type[Schema]] = {
     ("referral.received", 1): ReferralReceived,
     ("case.step_recorded", 1): CaseStepRecorded,
+    ("case.imported", 1): CaseImported,
     ("deadline.scheduled", 1): DeadlineScheduled,
     ("deadline.approaching", 1): DeadlineAlert,
     ("deadline.due", 1): DeadlineAlert,

@@ -15,7 +15,7 @@ DEAD_LETTERS = Exchange("ehcp.dlx", type="direct", durable=True)
 
 # consumer -> event types it subscribes to
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "deadlines": ("referral.received", "case.step_recorded"),
+    "deadlines": ("referral.received", "case.step_recorded", "case.imported"),
     "notifications": (
         "deadline.scheduled", "deadline.approaching", "deadline.due",
         "deadline.breached", "deadline.met",

@@ -33,14 +33,23 @@ SWEEP_WORKERS = 2
 RECOMPUTE_BATCH = 500
 
 
-def as_case_event(event: dict) -> CaseEvent:
-    """Translate a message into the pure engine's CaseEvent."""
+def as_case_events(event: dict) -> list[CaseEvent]:
+    """Translate a message into the pure engine's CaseEvents: a request (its id the
+    event's, as receipt corrections name it), a step (its id the step's, as step
+    corrections name it), or an imported case's request and every step, with the same ids
+    those would have had."""
     p = event["payload"]
-    if event["type"] == "referral.received":
-        return CaseEvent(id=event["id"], type="request_received", on=p["received_on"],
-                         received_at=p.get("received_at"))
-    return CaseEvent(id=str(p["step_id"]), type=p["step_type"], on=p["on"], data=p["data"],
-                     corrects=str(p["corrects"]) if p.get("corrects") else None)
+    if event["type"] == "case.step_recorded":
+        return [_step_event(p)]
+    request = CaseEvent(id=event["id"], type="request_received", on=p["received_on"],
+                        received_at=p.get("received_at"))
+    return [request, *(_step_event(s) for s in p.get("steps", ()))]
+
+
+def _step_event(step: dict) -> CaseEvent:
+    return CaseEvent(id=str(step["step_id"]), type=step["step_type"], on=step["on"],
+                     data=step["data"],
+                     corrects=str(step["corrects"]) if step.get("corrects") else None)
 
 
 def pending_alerts(m: Milestone, settings: LaSettings, known_since: date,
@@ -69,7 +78,8 @@ def on_case_events(uow: UnitOfWork, events: list[dict], today: date) -> None:
     cases = store.upsert_cases(uow, [
         (cid, e["payload"]["reference"], e["la_code"], e["payload"]["school_urn"], e["id"])
         for cid, e in latest], today)
-    store.record_events(uow, [(e["payload"]["case_id"], as_case_event(e)) for e in events])
+    store.record_events(uow, [(e["payload"]["case_id"], case_event) for e in events
+                              for case_event in as_case_events(e)])
     recompute_many(uow, cases, today, announce={
         cid: [(e["id"], e["correlation_id"]) for e in evs] for cid, evs in by_case.items()})
     for cid, evs in by_case.items():

@@ -316,8 +316,8 @@ def cmd_import(args) -> None:
     done = time.monotonic()
     print(f"{path.name}: {result['cases']:,} cases and {result['steps']:,} steps imported "
           f"for LA {args.la} in {done - started:.1f} s (checked in {checked - started:.1f} s, "
-          f"written in {done - checked:.1f} s); {result['events']:,} events queued for "
-          "deadlines and notifications")
+          f"written in {done - checked:.1f} s); {result['events']:,} case.imported "
+          f"event{'' if result['events'] == 1 else 's'} queued for the deadlines service")
 
 
 def cmd_user(args) -> None:

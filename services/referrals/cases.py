@@ -633,9 +633,10 @@ class ImportRefused(Exception):
 def import_caseload(db: Database, raw_actor: dict, la_code: str,
                     caseload: importing.Caseload) -> dict:
     """Write a checked caseload (importing.check_caseload) in one transaction, set-wise:
-    cases, steps and audit rows by COPY, with the events the API emits for each request and
-    step (referral.received, case.step_recorded) through the outbox, in each case's order,
-    so the deadlines service computes them as for cases recorded one by one. A case_ref
+    cases, steps and audit rows by COPY, with one case.imported per case through the
+    outbox (its request and steps, with the ids the API's referral.received and
+    case.step_recorded would have had), so the deadlines service computes them as for cases
+    recorded one by one. A case_ref
     the LA already has is a line error (a re-import never duplicates); with any line error
     nothing is written and ImportRefused lists them all."""
     actor = load_actor(raw_actor)
@@ -664,32 +665,29 @@ def import_caseload(db: Database, raw_actor: dict, la_code: str,
         for case in ordered:
             case_id, reference = uuid.uuid4(), references[case.case_ref]
             request = case.request
-            received = new_event("referral.received", {
-                "case_id": case_id, "reference": reference,
-                "school_urn": request["school_urn"], "received_on": request["received_on"],
-                "requested_by": request["requested_by"], "received_at": None,
+            step_ids = [uuid.uuid4() for _ in case.steps]
+            imported = new_event("case.imported", {
+                "case_id": case_id, "reference": reference, "school_urn": case.state.school_urn,
+                "received_on": request["received_on"], "requested_by": request["requested_by"],
+                "received_at": None,
+                "steps": [{"step_id": step_id, "step_type": step.type, "on": step.on,
+                           "data": {k: step.data[k] for k in EVENT_DATA_KEYS if k in step.data}}
+                          for step_id, step in zip(step_ids, case.steps, strict=True)],
             }, la_code=la_code)
-            events.append(received)
+            events.append(imported)
             audit_rows.append((case_id, actor["sub"], actor["role"], "create", Jsonb(
                 {"reference": reference, "imported": True}), source, la_code))
-            for seq, step in enumerate(case.steps, start=1):
-                step_id = uuid.uuid4()
-                event = new_event("case.step_recorded", {
-                    "case_id": case_id, "reference": reference, "school_urn": step.school_urn,
-                    "step_id": step_id, "step_type": step.type, "on": step.on,
-                    "data": {k: step.data[k] for k in EVENT_DATA_KEYS if k in step.data},
-                }, la_code=la_code)
-                events.append(event)
+            for seq, (step_id, step) in enumerate(zip(step_ids, case.steps, strict=True),
+                                                  start=1):
                 step_rows.append((step_id, case_id, seq, step.type, step.on,
                                   Jsonb(step.data), actor["sub"], actor["role"],
-                                  step.status_after, event["id"]))
+                                  step.status_after, imported["id"]))
                 audit_rows.append((case_id, actor["sub"], actor["role"], "step", Jsonb(
                     {"type": step.type, "on": step.on.isoformat(), "seq": seq}), source,
                     la_code))
             case_rows.append(store.case_row(
                 case_id=case_id, reference=reference, la_code=la_code, request=request,
-                state=case.state, created_by=actor["sub"],
-                event_ids=[e["id"] for e in events[len(events) - len(case.steps) - 1:]],
+                state=case.state, created_by=actor["sub"], event_id=imported["id"],
                 la_case_ref=case.case_ref))
         store.copy_rows(uow, "cases", store.IMPORTED_CASE_COLUMNS, case_rows)
         store.copy_rows(uow, "case_steps", store.IMPORTED_STEP_COLUMNS, step_rows)

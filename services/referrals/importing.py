@@ -54,7 +54,6 @@ class ImportedStep:
     on: date
     data: dict
     status_after: str
-    school_urn: str  # the case's school after the step (a plan may name another)
 
 
 @dataclass
@@ -194,7 +193,7 @@ def _check_step(line: int, record: Mapping[str, str | None], case: ImportedCase,
     if step_type == "exception_started":
         data["exception_id"] = new.last_exception_id
     case.state = new
-    case.steps.append(ImportedStep(line, step_type, on, data, new.status, new.school_urn))
+    case.steps.append(ImportedStep(line, step_type, on, data, new.status))
 
 
 def check_caseload(rows: Iterable[tuple[int, Mapping[str, str | None]]], la_code: str,

@@ -490,13 +490,14 @@ AUDIT_COLUMNS = ("case_id", "actor_sub", "actor_role", "action", "detail", "sour
 
 
 def case_row(*, case_id: uuid.UUID, reference: str, la_code: str, request: dict,
-             state: CaseState, created_by: str, event_ids: list[str], la_case_ref: str
+             state: CaseState, created_by: str, event_id: str, la_case_ref: str
              ) -> tuple:
-    """An imported case as a row of IMPORTED_CASE_COLUMNS: its final state, and every event
-    of its history pending until the deadlines service has taken it into account."""
+    """An imported case as a row of IMPORTED_CASE_COLUMNS: its final state, and its
+    case.imported event pending until the deadlines service has taken it into account
+    (and the request's version that a receipt correction names)."""
     child = request["child"]
     return (case_id, reference, la_code, state.school_urn, state.status,
             request["received_on"], request["requested_by"], child["given_name"],
             child["family_name"], child["date_of_birth"], created_by,
             Jsonb(state_to_json(state)), sorted(state.advice_outstanding), state.last_step_on,
-            event_ids, event_ids[0], la_case_ref)
+            [event_id], event_id, la_case_ref)

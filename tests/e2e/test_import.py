@@ -87,6 +87,39 @@ def test_a_caseload_is_imported_with_deadlines_and_a_reimport_is_refused(system,
     assert case_count(system) == before
 
 
+def test_an_imported_case_corrected_through_the_api_moves_its_deadlines(system, tmp_path):
+    """The case travels as one case.imported; a correction names its request or step by
+    the ids the referrals service keeps for it, and the deadlines service must know them."""
+    tag, urn = f"C{_BASE}", str(_BASE + 2)  # a school of its own: its only case
+    system.register_schools(LA, urn)
+    csv = tmp_path / "corrected.csv"
+    csv.write_text(HEADER + (
+        f"case,{tag}-1,Dan,Synthetic,2016-04-01,{urn},school,2026-01-05,,,,\n"
+        f"step,{tag}-1,,,,,,,decision_to_assess,2026-02-10,assess,\n"))
+    done = ehcp_import(system, csv)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "1 case.imported event queued" in done.stdout  # the request and step together
+    la = Api(system.url, token("la_manager", la_code=LA))
+    [case] = la.get(f"/v1/referrals?school_urn={urn}&limit=50").json()["items"]
+
+    def deadline(milestone: str) -> dict:
+        body = la.get(f"/v1/referrals/{case['id']}/deadlines").json()
+        return next(d for d in body["deadlines"] if d["milestone"] == milestone)
+
+    wait_for(lambda: la.get(f"/v1/referrals/{case['id']}").json()["deadlines_up_to_date"],
+             timeout=60)
+    assert deadline("final_plan")["due_on"] == "2026-05-25"  # 5 Jan + 20 weeks, Reg 13(2)
+    assert la.post(f"/v1/referrals/{case['id']}/corrections",
+                   {"received_on": "2026-01-12"}).status_code == 201
+    # 12 Jan 2026 + 20 weeks = 1 Jun 2026
+    wait_for(lambda: deadline("final_plan")["due_on"] == "2026-06-01", timeout=60)
+    step = next(s for s in la.get(f"/v1/referrals/{case['id']}/events").json()["steps"]
+                if s["type"] == "decision_to_assess")
+    assert la.post(f"/v1/referrals/{case['id']}/events/{step['id']}/corrections",
+                   {"on": "2026-02-20"}).status_code == 201
+    wait_for(lambda: deadline("decision_to_assess")["met_on"] == "2026-02-20", timeout=60)
+
+
 def test_a_file_with_errors_reports_every_bad_line_and_imports_nothing(system, tmp_path):
     tag = f"E{_BASE}"
     csv = tmp_path / "bad.csv"

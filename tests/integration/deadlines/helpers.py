@@ -37,12 +37,31 @@ class Case:
         self.published.add(event["id"])
         return event
 
-    def step(self, step_type: str, on: date, data: dict | None = None) -> dict:
+    def step(self, step_type: str, on: date, data: dict | None = None,
+             corrects: str | None = None) -> dict:
         event = new_event("case.step_recorded", {
             **self._ref(), "step_id": uuid.uuid4(), "step_type": step_type, "on": on,
-            "data": data or {}}, la_code=self.la_code)
+            "data": data or {}, "corrects": corrects}, la_code=self.la_code)
         publish(self.amqp_uri, event)
         self.published.add(str(event["payload"]["step_id"]))
+        return event
+
+
+    def correction(self, step_type: str, on: date, corrects: str,
+                   data: dict | None = None) -> dict:
+        """A case.step_recorded correcting an earlier version (the request's or a step's
+        id), as the referrals service sends it."""
+        return self.step(step_type, on, data, corrects=corrects)
+
+    def imported(self, received_on: date, steps: list[tuple[str, date, dict]]) -> dict:
+        """The case as `ehcp import` brings it in: its request and steps in one event."""
+        event = new_event("case.imported", {
+            **self._ref(), "received_on": received_on, "requested_by": "school",
+            "steps": [{"step_id": uuid.uuid4(), "step_type": step_type, "on": on,
+                       "data": data} for step_type, on, data in steps]},
+            la_code=self.la_code)
+        publish(self.amqp_uri, event)
+        self.published |= {event["id"], *(str(s["step_id"]) for s in event["payload"]["steps"])}
         return event
 
 

@@ -87,6 +87,26 @@ def test_a_step_event_names_a_step_of_the_contract():
         raise AssertionError("an unknown step type was accepted")
 
 
+def test_an_imported_case_carries_its_steps_each_checked_like_a_step_event():
+    steps = [{"step_id": uuid.uuid4(), "step_type": "decision_to_assess",
+              "on": date(2026, 2, 10), "data": {"outcome": "assess"}},
+             {"step_id": uuid.uuid4(), "step_type": "advice_requested",
+              "on": date(2026, 2, 11)}]
+    payload = {**received()["payload"], "steps": steps}
+    parsed = parse_event(new_event("case.imported", payload, la_code="881"))["payload"]
+    assert [(s["step_type"], s["on"], s["data"]) for s in parsed["steps"]] == [
+        ("decision_to_assess", date(2026, 2, 10), {"outcome": "assess"}),
+        ("advice_requested", date(2026, 2, 11), {})]
+    assert parsed["received_on"] == date(2026, 1, 5)
+    bad = new_event("case.imported", payload, la_code="881")
+    bad["payload"]["steps"][1]["step_type"] = "request_received"  # not a recorded step
+    with pytest.raises(InvalidEvent, match="step_type"):
+        parse_event(bad)
+    del bad["payload"]["steps"]
+    with pytest.raises(InvalidEvent, match="steps"):
+        parse_event(bad)
+
+
 def test_json_value_writes_what_json_carries():
     import uuid as _uuid
     from datetime import UTC, date, datetime
