@@ -86,8 +86,8 @@ def bare_app(database_url: str, port: int) -> None:
     wsgi.server(sock, app, log_output=False)
 
 
-def drive(urls: list[str], headers: dict, seconds: float, clients: int) -> float:
-    """Requests per second of `clients` keep-alive clients, each cycling through `urls`."""
+def drive(urls: list[str], headers: dict, seconds: float, clients: int) -> tuple[int, float]:
+    """(requests, seconds) of `clients` keep-alive clients, each cycling through `urls`."""
     import requests
 
     counts = [0] * clients
@@ -114,10 +114,11 @@ def drive(urls: list[str], headers: dict, seconds: float, clients: int) -> float
         t.join()
     if errors:
         raise RuntimeError(errors[0])
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts), time.monotonic() - started
 
 
 def main(seconds: float = 10.0, clients: int = 8) -> int:
+    from bench.cpu import CpuMeter
     from tests.support.api import Api, referral_body, token
     from tests.support.infra import fresh_infra
     from tests.support.ports import free_port
@@ -155,10 +156,19 @@ def main(seconds: float = 10.0, clients: int = 8) -> int:
                 # interleaved rounds, so a change in the machine's load (other jobs on it)
                 # falls on both sides alike
                 rates: tuple[list[float], list[float]] = ([], [])
+                cpu: dict[str, float] = {}  # of the processes, during the gateway's rounds
+                reads = 0
                 for _ in range(ROUNDS):
-                    rates[0].append(drive(gateway_urls, auth, seconds / ROUNDS, clients))
-                    rates[1].append(drive(bare_urls, {}, seconds / ROUNDS, clients))
-                results[name] = (sum(rates[0]) / ROUNDS, sum(rates[1]) / ROUNDS)
+                    meter = CpuMeter(system.services).start()
+                    n, secs = drive(gateway_urls, auth, seconds / ROUNDS, clients)
+                    for process, used in meter.stop().items():
+                        cpu[process] = cpu.get(process, 0.0) + used
+                    reads += n
+                    rates[0].append(n / secs)
+                    n, secs = drive(bare_urls, {}, seconds / ROUNDS, clients)
+                    rates[1].append(n / secs)
+                results[name] = (sum(rates[0]) / ROUNDS, sum(rates[1]) / ROUNDS,
+                                 {p: 1000 * used / reads for p, used in cpu.items()})
         finally:
             if bare is not None:
                 bare.terminate()
@@ -168,12 +178,15 @@ def main(seconds: float = 10.0, clients: int = 8) -> int:
     print(f"{CASES} cases, {clients} concurrent clients, {seconds:g} s per measurement")
     for name, route in (("read", "GET /v1/referrals/{id}          "),
                         ("deadlines", "GET /v1/referrals/{id}/deadlines")):
-        gateway, baseline = results[name]
+        gateway, baseline, per_read = results[name]
         ratio = gateway / baseline
         met = met and ratio >= GOAL
         print(f"{route}: gateway {gateway:7.1f} req/s, bare WSGI + same SQL {baseline:7.1f} "
               f"req/s, ratio {ratio:.2f} (goal >= {GOAL:.2f}: "
               f"{'met' if ratio >= GOAL else 'NOT met'})")
+        print("    CPU ms per read through the gateway: " + ", ".join(
+            f"{p} {ms:.2f}" for p, ms in sorted(per_read.items(), key=lambda kv: -kv[1])
+            if ms >= 0.01))
     return 0 if met else 1
 
 

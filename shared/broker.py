@@ -18,7 +18,8 @@ listener) reconnects by itself, but:
 
 It also trims what nameko does on every RPC call (issue 10, docs/decisions.md): replies go
 unconfirmed and are consumed unacked, requests go unconfirmed, the producer pool is looked
-up once per set of options, and an entrypoint's signature is built once.
+up once per set of options and keeps its producers bound (ProducerPool), and an
+entrypoint's signature is built once.
 
 `install()` patches nameko's classes once per process; `shared.service.run` calls it.
 """
@@ -27,11 +28,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import nameko.amqp.publish
-from kombu import Connection
-from kombu.pools import producers
+from kombu import Connection, Producer
+from kombu.pools import get_limit
 from nameko.amqp.publish import Publisher
 from nameko.exceptions import IncorrectSignature
 from nameko.extensions import Entrypoint
@@ -49,22 +52,57 @@ STOP_POLL_SECONDS = 0.1
 _installed = False
 
 
+class ProducerPool:
+    """Producers that stay bound to a connection and channel of their own between
+    publishes. kombu's pool (nameko's get_producer) hands each producer's connection back
+    to a connection pool after every publish and binds it again on the next one (a
+    connection acquired, the exchange and channel bound anew); bench/producer_pool.py
+    measures both. Green threads are cooperative, so a producer taken from the free list
+    is used by one of them at a time; at most `limit` exist, like kombu's pool. A producer
+    whose publish raised (a broken connection, or a timeout that interrupted it between
+    two frames) is closed, never reused."""
+
+    def __init__(self, connection: Connection, limit: int):
+        self._connection = connection
+        self._free: list[Producer] = []
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def acquire(self) -> Iterator[Producer]:
+        with self._slots:
+            producer = self._free.pop() if self._free else Producer(self._connection.clone())
+            try:
+                yield producer
+            except BaseException:
+                _close_quietly(producer.connection)
+                raise
+            self._free.append(producer)
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.release()
+    except Exception:  # closing a broken connection may raise again
+        pass
+
+
 _producer_pools: dict = {}
 
 
 @contextmanager
 def pooled_producer(amqp_uri: str, confirms: bool = True, ssl=None, login_method=None,
-                    transport_options: dict | None = None):
-    """nameko's get_producer, with the producer pool found once per set of options: nameko
-    built a kombu Connection (URL parsing, options, pool key) on every publish. py-spy of
-    the gateway serving case reads: get_producer 8.8% of its samples, this 6.3%."""
+                    transport_options: dict | None = None) -> Iterator[Producer]:
+    """nameko's get_producer (patched in by install()) on a ProducerPool per set of
+    options, found once: nameko built a kombu Connection (URL parsing, options, pool key)
+    on every publish."""
     options = {**(transport_options or {}), "confirm_publish": confirms}
     key = (amqp_uri, repr(ssl), login_method, repr(sorted(options.items())))
     pool = _producer_pools.get(key)
     if pool is None:
-        pool = _producer_pools[key] = producers[Connection(
-            amqp_uri, transport_options=options, ssl=ssl, login_method=login_method)]
-    with pool.acquire(block=True) as producer:
+        pool = _producer_pools[key] = ProducerPool(Connection(
+            amqp_uri, transport_options=options, ssl=ssl, login_method=login_method),
+            limit=get_limit())
+    with pool.acquire() as producer:
         yield producer
 
 
