@@ -76,15 +76,17 @@ class ProducerPool:
             try:
                 yield producer
             except BaseException:
-                _close_quietly(producer.connection)
+                close_quietly(producer.connection)
                 raise
             self._free.append(producer)
 
 
-def _close_quietly(connection) -> None:
+def close_quietly(connection: Connection | None) -> None:
+    """Close a kombu connection that may be broken already (closing it may raise again)."""
     try:
-        connection.release()
-    except Exception:  # closing a broken connection may raise again
+        if connection is not None:
+            connection.release()
+    except Exception:
         pass
 
 

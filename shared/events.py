@@ -120,18 +120,8 @@ class ReferralReceived(CaseRef):
         required=True, validate=validate.OneOf(["school", "parent", "young_person"]))
 
 
-class CaseStepRecorded(CaseRef):
-    step_id = fields.UUID(required=True)
-    # A step, or "request_received" for a correction of the receipt date.
-    step_type = fields.String(
-        required=True, validate=validate.OneOf(("request_received", *CASE_STEP_TYPES)))
-    on = fields.Date(required=True)
-    data = fields.Dict(load_default=dict)
-    corrects = fields.UUID(load_default=None, allow_none=True)
-
-
-class ImportedStep(Schema):
-    """One step of an imported case's history, as case.step_recorded would carry it."""
+class RecordedStep(Schema):
+    """A step of a case's history: case.step_recorded carries one, case.imported a list."""
 
     class Meta:
         unknown = RAISE
@@ -142,6 +132,13 @@ class ImportedStep(Schema):
     data = fields.Dict(load_default=dict)
 
 
+class CaseStepRecorded(CaseRef, RecordedStep):
+    # A step, or "request_received" for a correction of the receipt date.
+    step_type = fields.String(
+        required=True, validate=validate.OneOf(("request_received", *CASE_STEP_TYPES)))
+    corrects = fields.UUID(load_default=None, allow_none=True)
+
+
 class CaseImported(ReferralReceived):
     """A case brought in from an LA's previous system (`ehcp import`): its request and the
     steps recorded there, in order, in one message. It tells the deadlines service what a
@@ -149,7 +146,7 @@ class CaseImported(ReferralReceived):
     of one outbox row, publish, delivery and validation instead of one per step. The
     case's `school_urn` is its school after the last step."""
 
-    steps = fields.List(fields.Nested(ImportedStep), required=True)
+    steps = fields.List(fields.Nested(RecordedStep), required=True)
 
 
 class MilestoneDue(Schema):

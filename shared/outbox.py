@@ -16,6 +16,7 @@ import time
 import amqp
 from kombu import Connection
 
+from shared.broker import close_quietly
 from shared.metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
@@ -106,11 +107,7 @@ class OutboxRelay:
         return self._channel
 
     def _close(self) -> None:
-        try:
-            if self._conn is not None:
-                self._conn.release()
-        except Exception:  # closing a broken connection may raise again
-            pass
+        close_quietly(self._conn)
         self._conn = None
         self._channel = None
 

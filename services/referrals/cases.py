@@ -636,9 +636,8 @@ def import_caseload(db: Database, raw_actor: dict, la_code: str,
     cases, steps and audit rows by COPY, with one case.imported per case through the
     outbox (its request and steps, with the ids the API's referral.received and
     case.step_recorded would have had), so the deadlines service computes them as for cases
-    recorded one by one. A case_ref
-    the LA already has is a line error (a re-import never duplicates); with any line error
-    nothing is written and ImportRefused lists them all."""
+    recorded one by one. A case_ref the LA already has is a line error (a re-import never
+    duplicates); with any line error nothing is written and ImportRefused lists them all."""
     actor = load_actor(raw_actor)
     if actor["role"] not in LA_ROLES or actor.get("la_code") != la_code:
         raise Problem(403, "Forbidden", "Only the LA's own staff import its caseload.")
@@ -665,20 +664,19 @@ def import_caseload(db: Database, raw_actor: dict, la_code: str,
         for case in ordered:
             case_id, reference = uuid.uuid4(), references[case.case_ref]
             request = case.request
-            step_ids = [uuid.uuid4() for _ in case.steps]
+            steps = [(uuid.uuid4(), step) for step in case.steps]
             imported = new_event("case.imported", {
                 "case_id": case_id, "reference": reference, "school_urn": case.state.school_urn,
                 "received_on": request["received_on"], "requested_by": request["requested_by"],
                 "received_at": None,
                 "steps": [{"step_id": step_id, "step_type": step.type, "on": step.on,
                            "data": {k: step.data[k] for k in EVENT_DATA_KEYS if k in step.data}}
-                          for step_id, step in zip(step_ids, case.steps, strict=True)],
+                          for step_id, step in steps],
             }, la_code=la_code)
             events.append(imported)
             audit_rows.append((case_id, actor["sub"], actor["role"], "create", Jsonb(
                 {"reference": reference, "imported": True}), source, la_code))
-            for seq, (step_id, step) in enumerate(zip(step_ids, case.steps, strict=True),
-                                                  start=1):
+            for seq, (step_id, step) in enumerate(steps, start=1):
                 step_rows.append((step_id, case_id, seq, step.type, step.on,
                                   Jsonb(step.data), actor["sub"], actor["role"],
                                   step.status_after, imported["id"]))
